@@ -1,0 +1,47 @@
+"""The ``workbench`` command: one sub-command per layer.
+
+Each layer that has a command line offers ``add_parser(subparsers)`` in its own ``cli`` module;
+the parser it adds sets ``func`` to the function that runs it and returns an exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: modules that add sub-commands, in the order they are listed in ``workbench --help``
+SUBCOMMAND_MODULES = [
+    "workbench.demo",
+    "workbench.registry.cli",
+    "workbench.serving.cli",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="MaaS Workbench: train, register, serve and monitor numpy models.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, LookupError, OSError) as exc:
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
