@@ -1,0 +1,216 @@
+"""The registry panel: versions with metrics and aliases, model cards, promote, roll back, compare.
+
+Every button only calls a public method (:meth:`RegistryPanel.promote`, :meth:`~RegistryPanel.rollback`,
+:meth:`~RegistryPanel.compare` ...), so the panel works the same from plain Python and in tests.
+"""
+from __future__ import annotations
+
+from html import escape
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..registry import Registry, RegistryError
+from ..registry.records import format_time
+
+PROMOTE_ALIASES = ("staging", "production")
+_CELL = "padding: 2px 8px; text-align: right; border-bottom: 1px solid #eee"
+
+
+def versions_table_html(versions, selected=None) -> str:
+    """Return an HTML table of ``versions`` (metrics as columns, aliases, author, time)."""
+    if not versions:
+        return "<i>no versions</i>"
+    keys = []
+    for v in versions:
+        keys += [k for k in v.metrics if k not in keys]
+    head = "".join(f"<th style='{_CELL}'>{escape(h)}</th>"
+                   for h in ["version", *keys, "aliases", "author", "registered"])
+    rows = []
+    for v in versions:
+        style = " style='background:#e8f0fe'" if v.version == selected else ""
+        aliases = ", ".join(v.aliases) + (" (archived)" if v.archived else "")
+        cells = [f"v{v.version}", *(f"{v.metrics[k]:.4g}" if k in v.metrics else "-" for k in keys),
+                 aliases or "-", v.author, format_time(v.created_at)]
+        rows.append(f"<tr{style}>" + "".join(f"<td style='{_CELL}'>{escape(c)}</td>" for c in cells)
+                    + "</tr>")
+    return ("<table class='workbench-versions' style='border-collapse: collapse; font-size: 13px'>"
+            f"<tr>{head}</tr>{''.join(rows)}</table>")
+
+
+class RegistryPanel(widgets.VBox):
+    """Browse and manage the registry in a notebook.
+
+    Parameters
+    ----------
+    registry : Registry or None
+        The registry to show; a ``Registry(home)`` when None.
+    home : path-like or None
+        Home of that registry when ``registry`` is None.
+
+    Examples
+    --------
+    >>> panel = RegistryPanel(home=tmp_home)       # doctest: +SKIP
+    >>> panel.promote("production", version=2)     # doctest: +SKIP
+    >>> panel                                      # doctest: +SKIP
+    """
+
+    def __init__(self, registry: Registry | None = None, *, home=None, **kwargs):
+        self.registry = registry if registry is not None else Registry(home)
+        self._model = widgets.Dropdown(description="model", options=[])
+        self._table = widgets.HTML()
+        self._version = widgets.Dropdown(description="version", options=[])
+        self._card = widgets.HTML()
+        self._promote_buttons = {a: widgets.Button(description=f"promote to {a}",
+                                                   button_style="success" if a == "production"
+                                                   else "info") for a in PROMOTE_ALIASES}
+        self._rollback_alias = widgets.Dropdown(description="alias", options=list(PROMOTE_ALIASES),
+                                                value="production")
+        self._rollback_button = widgets.Button(description="roll back", button_style="warning")
+        self._v1 = widgets.Dropdown(description="compare", options=[])
+        self._v2 = widgets.Dropdown(description="with", options=[])
+        self._compare_button = widgets.Button(description="compare")
+        self._comparison = widgets.HTML()
+        self._plot = widgets.Output()
+        self._status = widgets.HTML()
+        for alias, button in self._promote_buttons.items():
+            button.on_click(lambda _b, a=alias: self._safely(self.promote, a))
+        self._rollback_button.on_click(
+            lambda _b: self._safely(self.rollback, self._rollback_alias.value))
+        self._compare_button.on_click(lambda _b: self._safely(self.compare))
+        self._model.observe(lambda ch: self._safely(self.select_model, ch["new"]), names="value")
+        self._version.observe(lambda ch: self._safely(self.select_version, ch["new"]), names="value")
+        super().__init__(children=[
+            widgets.HTML("<b>Model registry</b>"), self._model, self._table,
+            widgets.HBox([self._version, *self._promote_buttons.values()]),
+            widgets.HBox([self._rollback_alias, self._rollback_button]), self._status, self._card,
+            widgets.HBox([self._v1, self._v2, self._compare_button]), self._comparison, self._plot,
+        ], **kwargs)
+        self.add_class("workbench-registry-panel")
+        self.refresh()
+
+    def __repr__(self) -> str:
+        return f"RegistryPanel(home={str(self.registry.home)!r}, model={self.model!r})"
+
+    # ------------------------------------------------------------------ state readers
+    @property
+    def model(self) -> str | None:
+        """The selected model name."""
+        return self._model.value
+
+    @property
+    def version(self) -> int | None:
+        """The selected version number."""
+        return self._version.value
+
+    @property
+    def status(self) -> str:
+        """The last message shown (HTML)."""
+        return self._status.value
+
+    @property
+    def table_html(self) -> str:
+        """The versions table (HTML)."""
+        return self._table.value
+
+    @property
+    def card_html(self) -> str:
+        """The model card of the selected version (HTML)."""
+        return self._card.value
+
+    # ------------------------------------------------------------------ actions
+    def refresh(self) -> None:
+        """Re-read the registry, keeping the selection when it still exists."""
+        names = self.registry.models()
+        keep = self._model.value if self._model.value in names else (names[0] if names else None)
+        with self.hold_sync():
+            self._model.options = names
+            self._model.value = keep
+            self.select_model(keep, keep_version=True)
+
+    def select_model(self, name, keep_version: bool = False) -> None:
+        """Show the versions of model ``name`` and select its latest (or keep the current one)."""
+        if name is None:
+            self._table.value, self._card.value = "<i>the registry is empty</i>", ""
+            self._version.options = self._v1.options = self._v2.options = []
+            return
+        versions = self.registry.versions(name)
+        numbers = [v.version for v in versions]
+        current = self._version.value if keep_version and self._version.value in numbers else None
+        with self.hold_sync():
+            if self._model.value != name:
+                self._model.value = name
+            self._version.options = [(f"v{n}", n) for n in numbers]
+            self._version.value = current if current is not None else numbers[-1]
+            self._v1.options = self._v2.options = [(f"v{n}", n) for n in numbers]
+            self._v1.value = numbers[-2] if len(numbers) > 1 else numbers[-1]
+            self._v2.value = numbers[-1]
+            self.select_version(self._version.value)
+
+    def select_version(self, version) -> None:
+        """Show the model card of ``version`` of the selected model."""
+        if version is None or self.model is None:
+            self._card.value = ""
+            return
+        if self._version.value != version:
+            self._version.value = version
+        mv = self.registry.get_version(self.model, version)
+        self._table.value = versions_table_html(self.registry.versions(self.model), version)
+        self._card.value = mv._repr_html_()
+
+    def promote(self, alias: str, version: int | None = None):
+        """Point ``alias`` of the selected model at ``version`` (the selected one when None)."""
+        version = self.version if version is None else version
+        mv = self.registry.set_alias(self.model, alias, version)
+        self.refresh()
+        self._say(f"{self.model}: {alias} -> v{mv.version}")
+        return mv
+
+    def rollback(self, alias: str = "production") -> int:
+        """Move ``alias`` of the selected model back one step; return the version it now names."""
+        version = self.registry.rollback(self.model, alias)
+        self.refresh()
+        self._say(f"{self.model}: {alias} rolled back to v{version}")
+        return version
+
+    def compare(self, v1: int | None = None, v2: int | None = None):
+        """Show two versions side by side (table and bar chart); return the Comparison."""
+        v1 = self._v1.value if v1 is None else v1
+        v2 = self._v2.value if v2 is None else v2
+        cmp = self.registry.compare(self.model, v1, v2)
+        self._v1.value, self._v2.value = cmp.v1, cmp.v2
+        self._comparison.value = cmp._repr_html_()
+        with self._plot:
+            self._plot.clear_output(wait=True)
+            fig = self.comparison_figure(cmp)
+            plt.show()
+            plt.close(fig)
+        return cmp
+
+    @staticmethod
+    def comparison_figure(cmp):
+        """Return a bar chart of the metrics two versions share."""
+        keys = [k for k, (a, b) in cmp.metrics.items() if a is not None and b is not None]
+        fig, ax = plt.subplots(figsize=(1.6 + 1.2 * max(len(keys), 1), 3))
+        x = np.arange(len(keys))
+        ax.bar(x - 0.2, [cmp.metrics[k][0] for k in keys], 0.4, label=f"v{cmp.v1}")
+        ax.bar(x + 0.2, [cmp.metrics[k][1] for k in keys], 0.4, label=f"v{cmp.v2}")
+        ax.set_xticks(x, keys)
+        ax.set_title(f"{cmp.name}: v{cmp.v1} vs v{cmp.v2}")
+        ax.legend()
+        fig.tight_layout()
+        return fig
+
+    # ------------------------------------------------------------------ helpers
+    def _say(self, message: str, error: bool = False) -> None:
+        color = "#b00020" if error else "#2b7a2b"
+        self._status.value = f"<span style='color:{color}'>{escape(message)}</span>"
+
+    def _safely(self, action, *args):
+        """Run a button's action; show a registry error in the status line instead of raising."""
+        try:
+            return action(*args)
+        except RegistryError as exc:
+            self._say(str(exc), error=True)
+            return None

@@ -1,0 +1,107 @@
+"""Alias moves of the :class:`~workbench.registry.Registry`: set, roll back, archive.
+
+Each is one ``BEGIN IMMEDIATE`` transaction that also appends to the audit log and bumps the
+generation counter. ``set_alias`` pushes the alias's old target on ``alias_stack``;
+``rollback`` pops it, so repeated rollbacks walk back through every earlier target.
+"""
+from __future__ import annotations
+
+import time
+
+from .errors import (AliasInUseError, AliasNotFoundError, ArchivedVersionError,
+                     NothingToRollBackError, check_name, check_version)
+from .records import ModelVersion
+from .store import add_audit, bump_generation
+
+
+class AliasOps:
+    """Mixin: needs ``self._store``, ``self.author``, ``_version_row``, ``_model_exists``."""
+
+    def set_alias(self, name, alias, version) -> ModelVersion:
+        """Point ``alias`` (e.g. ``"production"``) of model ``name`` at ``version``.
+
+        The previous target is remembered, so :meth:`rollback` can return to it.
+        """
+        check_name(name)
+        check_name(alias, "alias name")
+        version = check_version(version)
+        with self._store.write() as conn:
+            row = self._version_row(conn, name, version)
+            if row["archived"]:
+                raise ArchivedVersionError(f"cannot point alias {alias!r} at {name} v{version}: "
+                                           "that version is archived")
+            current = self._alias_target(conn, name, alias)
+            if current != version:
+                if current is not None:
+                    conn.execute("INSERT INTO alias_stack (name, alias, version) VALUES (?, ?, ?)",
+                                 (name, alias, current))
+                conn.execute("INSERT OR REPLACE INTO aliases (name, alias, version) "
+                             "VALUES (?, ?, ?)", (name, alias, version))
+                add_audit(conn, name=name, action="aliased", author=self.author, at=time.time(),
+                          version=version, alias=alias, previous=current)
+                bump_generation(conn)
+        return self.get_version(name, version)
+
+    def rollback(self, name, alias) -> int:
+        """Move ``alias`` back to where it pointed before its last change; return that version.
+
+        Repeatable: each call goes one step further back.
+        """
+        check_name(name)
+        check_name(alias, "alias name")
+        with self._store.write() as conn:
+            self._model_exists(conn, name)
+            current = self._alias_target(conn, name, alias)
+            if current is None:
+                raise AliasNotFoundError(self._no_alias_message(conn, name, alias))
+            top = conn.execute("SELECT id, version FROM alias_stack WHERE name = ? AND alias = ? "
+                               "ORDER BY id DESC LIMIT 1", (name, alias)).fetchone()
+            if top is None:
+                raise NothingToRollBackError(
+                    f"alias {alias!r} of {name!r} has no earlier target to roll back to "
+                    f"(it points at v{current}; no earlier change of it is left to undo)")
+            target = int(top["version"])
+            if self._version_row(conn, name, target)["archived"]:
+                raise ArchivedVersionError(f"cannot roll back {alias!r} of {name!r} to v{target}: "
+                                           "that version is archived")
+            conn.execute("DELETE FROM alias_stack WHERE id = ?", (top["id"],))
+            conn.execute("UPDATE aliases SET version = ? WHERE name = ? AND alias = ?",
+                         (target, name, alias))
+            add_audit(conn, name=name, action="rolled back", author=self.author, at=time.time(),
+                      version=target, alias=alias, previous=current)
+            bump_generation(conn)
+        return target
+
+    def archive(self, name, version) -> None:
+        """Hide ``version`` from "latest" (it stays loadable by number); refused while aliased."""
+        check_name(name)
+        version = check_version(version)
+        with self._store.write() as conn:
+            row = self._version_row(conn, name, version)
+            held = [r["alias"] for r in conn.execute(
+                "SELECT alias FROM aliases WHERE name = ? AND version = ? ORDER BY alias",
+                (name, version))]
+            if held:
+                raise AliasInUseError(
+                    f"cannot archive {name} v{version}: alias(es) {', '.join(held)} point at it; "
+                    "move them to another version first")
+            if row["archived"]:
+                return
+            conn.execute("UPDATE versions SET archived = 1 WHERE name = ? AND version = ?",
+                         (name, version))
+            add_audit(conn, name=name, action="archived", author=self.author, at=time.time(),
+                      version=version)
+            bump_generation(conn)
+
+    @staticmethod
+    def _alias_target(conn, name, alias):
+        row = conn.execute("SELECT version FROM aliases WHERE name = ? AND alias = ?",
+                           (name, alias)).fetchone()
+        return None if row is None else int(row[0])
+
+    @staticmethod
+    def _no_alias_message(conn, name, alias) -> str:
+        have = [r[0] for r in conn.execute("SELECT alias FROM aliases WHERE name = ? ORDER BY alias",
+                                           (name,))]
+        return (f"model {name!r} has no alias {alias!r}; "
+                + (f"its aliases are: {', '.join(have)}" if have else "it has no aliases yet"))

@@ -1,0 +1,122 @@
+"""Move one version between homes as a single self-contained archive file.
+
+The archive is a zip (stored, not compressed) holding ``manifest.json`` and the blobs it names
+(``blobs/<sha256>``: the weights and, if any, the drift reference). On import every blob is
+checked against the SHA-256 in the manifest and decoded without pickle before anything is
+written; the version is then added as the next version number of the target home, keeping
+metrics, params, tags, description, signature and lineage, and remembering its origin.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+
+from . import codec
+from .blobs import sha256_of
+from .errors import IntegrityError, InvalidInputError, check_json_dict, check_metrics, check_name
+
+FORMAT = "workbench.registry-archive/1"
+#: largest member we agree to read from an archive (guards against zip bombs)
+MAX_MEMBER_BYTES = 4 << 30
+
+
+def export_version(registry, name, version, path) -> Path:
+    """Write ``name`` ``version`` of ``registry`` to the archive file ``path``; return the path."""
+    mv = registry.get_version(name, version)
+    blobs = {mv.sha256: registry.blobs.get(mv.sha256, f"weight file of {name} v{mv.version}")}
+    if mv.reference_sha256:
+        blobs[mv.reference_sha256] = registry.blobs.get(mv.reference_sha256,
+                                                        f"reference file of {name} v{mv.version}")
+    manifest = {
+        "format": FORMAT, "exported_at": time.time(), "exported_by": registry.author,
+        "name": mv.name, "version": mv.version, "sha256": mv.sha256, "size_bytes": mv.size_bytes,
+        "reference_sha256": mv.reference_sha256, "created_at": mv.created_at, "author": mv.author,
+        "metrics": mv.metrics, "params": mv.params, "tags": mv.tags,
+        "description": mv.description, "parent": list(mv.parent) if mv.parent else None,
+        "signature": mv.signature, "model_class": mv.model_class, "origin": mv.origin,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+            for sha, data in blobs.items():
+                zf.writestr(f"blobs/{sha}", data)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read_member(zf: zipfile.ZipFile, member: str, path) -> bytes:
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        raise IntegrityError(f"archive {path} has no {member!r}; it is incomplete") from None
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise IntegrityError(f"archive {path}: {member!r} is too large ({info.file_size} bytes)")
+    return zf.read(info)
+
+
+def _checked_blob(zf, sha, path, what) -> bytes:
+    if not isinstance(sha, str) or len(sha) != 64:
+        raise IntegrityError(f"archive {path}: the manifest names no valid {what} hash ({sha!r})")
+    data = _read_member(zf, f"blobs/{sha}", path)
+    if sha256_of(data) != sha:
+        raise IntegrityError(f"archive {path}: the {what} does not match its SHA-256; "
+                             "the file was damaged or changed after export")
+    codec.decode(data, f"{what} in archive {path}")
+    return data
+
+
+def import_archive(registry, path, *, name=None):
+    """Verify the archive at ``path`` and add its version to ``registry``; return the record."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"no archive file at {path}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            try:
+                manifest = json.loads(_read_member(zf, "manifest.json", path).decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise IntegrityError(f"archive {path}: manifest.json is not valid JSON: {exc}") from None
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                got = manifest.get("format") if isinstance(manifest, dict) else manifest
+                raise IntegrityError(f"{path} is not a registry archive (format {got!r}, "
+                                     f"expected {FORMAT!r})")
+            weights = _checked_blob(zf, manifest.get("sha256"), path, "weight file")
+            ref = None
+            if manifest.get("reference_sha256"):
+                ref = _checked_blob(zf, manifest["reference_sha256"], path, "reference file")
+    except zipfile.BadZipFile as exc:
+        raise IntegrityError(f"{path} is not a readable archive: {exc}") from None
+    source = check_name(manifest.get("name"), "model name in the archive")
+    target = check_name(name) if name is not None else source
+    parent = manifest.get("parent")
+    if parent is not None:
+        if not (isinstance(parent, list) and len(parent) == 2 and isinstance(parent[1], int)):
+            raise IntegrityError(f"archive {path}: parent must be [name, version], got {parent!r}")
+        parent = (check_name(parent[0], "parent model name"), parent[1])
+    origin = {"name": source, "version": manifest.get("version"), "author": manifest.get("author"),
+              "created_at": manifest.get("created_at"), "exported_at": manifest.get("exported_at"),
+              "exported_by": manifest.get("exported_by"), "archive": path.name}
+    row = dict(metrics=check_metrics(manifest.get("metrics")),
+               params=check_json_dict(manifest.get("params"), "params"),
+               tags=check_json_dict(manifest.get("tags"), "tags"),
+               description=str(manifest.get("description") or ""), parent=parent,
+               signature=check_json_dict(manifest.get("signature"), "signature") or None,
+               model_class=str(manifest.get("model_class") or ""), origin=origin)
+    sha, size = registry.blobs.put(weights)
+    ref_sha = ref_size = None
+    if ref is not None:
+        ref_sha, ref_size = registry.blobs.put(ref)
+    row.update(sha256=sha, size_bytes=size, reference_sha256=ref_sha, reference_size=ref_size)
+    return registry._add_version(target, row, action="imported",
+                                 detail={"sha256": sha, "origin": origin})

@@ -1,0 +1,293 @@
+"""The :class:`Registry`: a thin client over :mod:`.store` (SQLite) and :mod:`.blobs` (files)."""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import time
+
+from ..home import resolve_home
+from . import codec
+from .blobs import BlobStore
+from .errors import (AliasNotFoundError, InvalidInputError, ModelNotFoundError,
+                     VersionNotFoundError, check_json_dict, check_metrics, check_name,
+                     check_version)
+from .aliases import AliasOps
+from .records import Comparison, ModelVersion
+from .reference import as_dict, build_reference
+from .store import (VERSION_COLUMNS, Store, add_audit, bump_generation, row_to_event,
+                    row_to_version)
+from .verify import verify_registry
+
+
+def current_user() -> str:
+    """Return ``$WORKBENCH_USER``, else the login name, else ``"unknown"``."""
+    if os.environ.get("WORKBENCH_USER"):
+        return os.environ["WORKBENCH_USER"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class Registry(AliasOps):
+    """Versioned models in a home folder: ``registry.db`` (SQLite, WAL) and ``blobs/<sha256>``.
+
+    Parameters
+    ----------
+    home : path-like or None
+        The workbench home; ``$WORKBENCH_HOME`` or the checkout's ``artifacts/`` when None.
+        Created if missing.
+    author : str or None
+        Who is recorded in the audit log; ``$WORKBENCH_USER`` or the login name when None.
+
+    Examples
+    --------
+    >>> reg = Registry(tmp_home)                                         # doctest: +SKIP
+    >>> mv = reg.register("digits", model, metrics={"accuracy": 0.97})  # doctest: +SKIP
+    >>> reg.set_alias("digits", "production", mv.version)               # doctest: +SKIP
+    >>> reg.load("digits", alias="production").predict(X)               # doctest: +SKIP
+    """
+
+    def __init__(self, home=None, *, author: str | None = None):
+        self.home = resolve_home(home)
+        self.blobs = BlobStore(self.home / "blobs")
+        self._store = Store(self.home / "registry.db")
+        self.author = author or current_user()
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.home)!r}, models={len(self.models())})"
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+    def register(self, name, model, *, metrics=None, params=None, tags=None, description="",
+                 reference=None, parent=None) -> ModelVersion:
+        """Store ``model`` as the next version of ``name`` and return its record.
+
+        Parameters
+        ----------
+        name : str
+            Model name: 1-64 of ``a-z 0-9 . _ -``.
+        model : estimator with ``to_spec()`` (and ``signature()``)
+        metrics : dict of str -> float, optional
+        params, tags : dict of JSON values, optional
+        description : str
+        reference : array-like of shape (n_samples, n_features), optional
+            Training inputs; their drift statistics are stored (see :meth:`reference`).
+        parent : (name, version) or ModelVersion, optional
+            The version this one derives from.
+        """
+        check_name(name)
+        if not callable(getattr(model, "to_spec", None)):
+            raise InvalidInputError(f"model must have a to_spec() method (a workbench model), "
+                                    f"got {type(model).__name__}")
+        metrics, params = check_metrics(metrics), check_json_dict(params, "params")
+        tags = check_json_dict(tags, "tags")
+        if not isinstance(description, str):
+            raise InvalidInputError(f"description must be a string, got {type(description).__name__}")
+        parent = self._check_parent(parent)
+        spec, arrays = model.to_spec()
+        signature = model.signature() if callable(getattr(model, "signature", None)) else None
+        signature = check_json_dict(signature, "signature") or None
+        sha, size = self.blobs.put(codec.encode(spec, arrays))
+        ref_sha = ref_size = None
+        if reference is not None:
+            ref_spec, ref_arrays = build_reference(
+                reference, (signature or {}).get("feature_names"))
+            expected = (signature or {}).get("n_features")
+            if expected is not None and ref_spec["n_features"] != expected:
+                raise InvalidInputError(f"reference has {ref_spec['n_features']} features but the "
+                                        f"model takes {expected}")
+            ref_sha, ref_size = self.blobs.put(codec.encode(ref_spec, ref_arrays))
+        row = dict(sha256=sha, size_bytes=size, metrics=metrics, params=params, tags=tags,
+                   description=description, parent=parent, signature=signature,
+                   model_class=str(spec.get("class", type(model).__name__)),
+                   reference_sha256=ref_sha, reference_size=ref_size, origin=None)
+        return self._add_version(name, row, action="registered")
+
+    def _check_parent(self, parent):
+        if parent is None:
+            return None
+        if isinstance(parent, ModelVersion):
+            parent = (parent.name, parent.version)
+        if not (isinstance(parent, (tuple, list)) and len(parent) == 2):
+            raise InvalidInputError(f"parent must be (name, version) or a ModelVersion, got {parent!r}")
+        pname, pversion = check_name(parent[0], "parent model name"), check_version(parent[1])
+        self.get_version(pname, pversion)
+        return (pname, pversion)
+
+    def _add_version(self, name, row, *, action, detail=None) -> ModelVersion:
+        """Allocate the next version number and commit the row (the blobs are already stored)."""
+        now = time.time()
+        parent = row["parent"] or (None, None)
+        with self._store.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO models (name, created_at, next_version) "
+                         "VALUES (?, ?, 1)", (name, now))
+            version = conn.execute("SELECT next_version FROM models WHERE name = ?",
+                                   (name,)).fetchone()[0]
+            conn.execute("UPDATE models SET next_version = ? WHERE name = ?", (version + 1, name))
+            conn.execute(
+                f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (name, version, row["sha256"], row["size_bytes"], now, self.author,
+                 json.dumps(row["metrics"]), json.dumps(row["params"]), json.dumps(row["tags"]),
+                 row["description"], parent[0], parent[1],
+                 json.dumps(row["signature"]) if row["signature"] else None, row["model_class"],
+                 row["reference_sha256"], row["reference_size"],
+                 json.dumps(row["origin"]) if row["origin"] else None))
+            add_audit(conn, name=name, action=action, author=self.author, at=now, version=version,
+                      detail=detail or {"sha256": row["sha256"]})
+            bump_generation(conn)
+            stored = conn.execute(f"SELECT {VERSION_COLUMNS} FROM versions "
+                                  "WHERE name = ? AND version = ?", (name, version)).fetchone()
+        return row_to_version(stored)
+
+    # ------------------------------------------------------------------ reading
+    def resolve(self, name, version=None, alias=None) -> int:
+        """Return the version number meant by ``version`` or ``alias`` (latest when neither)."""
+        return self.get_version(name, version, alias).version
+
+    def get_version(self, name, version=None, alias=None) -> ModelVersion:
+        """Return the record of one version (no weights are read).
+
+        ``version`` and ``alias`` are exclusive; with neither, the latest non-archived version.
+        """
+        check_name(name)
+        if version is not None and alias is not None:
+            raise InvalidInputError(f"give a version or an alias, not both (got version={version!r}, "
+                                    f"alias={alias!r})")
+        with self._store.read() as conn:
+            if alias is not None:
+                check_name(alias, "alias name")
+                self._model_exists(conn, name)
+                version = self._alias_target(conn, name, alias)
+                if version is None:
+                    raise AliasNotFoundError(self._no_alias_message(conn, name, alias))
+            elif version is None:
+                self._model_exists(conn, name)
+                version = conn.execute("SELECT MAX(version) FROM versions WHERE name = ? AND "
+                                       "archived = 0", (name,)).fetchone()[0]
+                if version is None:
+                    raise VersionNotFoundError(f"model {name!r} has no version that is not archived")
+            row = self._version_row(conn, name, check_version(version))
+            held = [r["alias"] for r in conn.execute(
+                "SELECT alias FROM aliases WHERE name = ? AND version = ?", (name, row["version"]))]
+        return row_to_version(row, held)
+
+    def load_spec(self, name, version=None, alias=None) -> tuple[dict, dict]:
+        """Return the stored ``(spec, arrays)`` of a version, SHA-256 checked, never unpickled."""
+        mv = self.get_version(name, version, alias)
+        what = f"weight file of {mv.name} v{mv.version}"
+        return codec.decode(self.blobs.get(mv.sha256, what), what)
+
+    def load(self, name, version=None, alias=None):
+        """Return the model of a version (latest when neither ``version`` nor ``alias``)."""
+        from ..models import from_spec
+
+        spec, arrays = self.load_spec(name, version, alias)
+        return from_spec(spec, arrays)
+
+    def reference(self, name, version=None, alias=None) -> dict | None:
+        """Return the drift reference stored with a version, or None when none was given.
+
+        Keys: ``feature_names``, ``edges``, ``counts``, ``quantile_levels``, ``quantiles``,
+        ``mean``, ``std``, ``sample``, ``n_rows``, ``n_features`` (see :mod:`.reference`).
+        """
+        mv = self.get_version(name, version, alias)
+        if mv.reference_sha256 is None:
+            return None
+        what = f"reference file of {mv.name} v{mv.version}"
+        return as_dict(*codec.decode(self.blobs.get(mv.reference_sha256, what), what))
+
+    def models(self) -> list[str]:
+        """Return the names of all registered models, sorted."""
+        return [r[0] for r in self._store.query("SELECT name FROM models ORDER BY name")]
+
+    def versions(self, name) -> list[ModelVersion]:
+        """Return every version of ``name`` (archived ones included), oldest first."""
+        check_name(name)
+        with self._store.read() as conn:
+            self._model_exists(conn, name)
+            held = {}
+            for r in conn.execute("SELECT alias, version FROM aliases WHERE name = ?", (name,)):
+                held.setdefault(r["version"], []).append(r["alias"])
+            rows = conn.execute(f"SELECT {VERSION_COLUMNS} FROM versions WHERE name = ? "
+                                "ORDER BY version", (name,)).fetchall()
+        return [row_to_version(r, held.get(r["version"], ())) for r in rows]
+
+    def aliases(self, name) -> dict[str, int]:
+        """Return ``{alias: version}`` for model ``name``."""
+        check_name(name)
+        with self._store.read() as conn:
+            self._model_exists(conn, name)
+            rows = conn.execute("SELECT alias, version FROM aliases WHERE name = ? ORDER BY alias",
+                                (name,)).fetchall()
+        return {r["alias"]: int(r["version"]) for r in rows}
+
+    def history(self, name) -> list:
+        """Return the audit log of ``name``, oldest first (a list of :class:`AuditEvent`)."""
+        check_name(name)
+        with self._store.read() as conn:
+            self._model_exists(conn, name)
+            rows = conn.execute("SELECT * FROM audit WHERE name = ? ORDER BY id", (name,)).fetchall()
+        return [row_to_event(r) for r in rows]
+
+    def compare(self, name, v1, v2) -> Comparison:
+        """Return metrics (side by side) and differing params of two versions."""
+        a, b = self.get_version(name, v1), self.get_version(name, v2)
+        keys = list(a.metrics) + [k for k in b.metrics if k not in a.metrics]
+        metrics = {k: (a.metrics.get(k), b.metrics.get(k)) for k in keys}
+        params = {k: (a.params.get(k), b.params.get(k)) for k in sorted(set(a.params) | set(b.params))
+                  if a.params.get(k) != b.params.get(k)}
+        return Comparison(name=name, v1=a.version, v2=b.version, metrics=metrics, params=params,
+                          same_signature=a.signature == b.signature)
+
+    def generation(self) -> int:
+        """Return a counter that grows with every change of what a name or alias resolves to."""
+        return int(self._store.query("SELECT value FROM meta WHERE key = 'generation'")[0][0])
+
+    def verify(self) -> list[str]:
+        """Check every file against its SHA-256 and every row against its files.
+
+        Returns the problems found, one sentence each; an empty list means the registry is sound.
+        """
+        return verify_registry(self._store, self.blobs)
+
+    def export(self, name, version, path):
+        """Write ``version`` of ``name`` (latest when None) to one archive file; return its path."""
+        from .archive import export_version
+
+        return export_version(self, name, version, path)
+
+    def import_(self, path, *, name=None) -> ModelVersion:
+        """Add the version in archive ``path`` as the next version here (under ``name`` if given)."""
+        from .archive import import_archive
+
+        return import_archive(self, path, name=name)
+
+    # ------------------------------------------------------------------ helpers
+    def _model_exists(self, conn, name) -> None:
+        if conn.execute("SELECT 1 FROM models WHERE name = ?", (name,)).fetchone() is None:
+            known = [r[0] for r in conn.execute("SELECT name FROM models ORDER BY name LIMIT 10")]
+            hint = f"; known models: {', '.join(known)}" if known else "; the registry is empty"
+            raise ModelNotFoundError(f"no model named {name!r} in {self.home}{hint}")
+
+    def _version_row(self, conn, name, version):
+        row = conn.execute(f"SELECT {VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?",
+                           (name, version)).fetchone()
+        if row is None:
+            self._model_exists(conn, name)
+            have = conn.execute("SELECT MIN(version), MAX(version) FROM versions WHERE name = ?",
+                                (name,)).fetchone()
+            raise VersionNotFoundError(f"model {name!r} has no version {version} "
+                                       f"(it has versions {have[0]} to {have[1]})")
+        return row
