@@ -119,10 +119,15 @@ class ClassifierNetwork(ClassifierMixin, Network):
             )
         return self._run_training(X, self._encode(y), epochs=1, fresh=first)
 
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes) for an already-validated array; a single
+        sigmoid output p becomes the two columns (1 - p, p)."""
+        P = self._loss().link(self._logits(X))
+        return np.hstack([1 - P, P]) if P.shape[1] == 1 else P
+
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns ordered as ``classes_``."""
-        P = self.forward(self._check_X(X))
-        return np.hstack([1 - P, P]) if P.shape[1] == 1 else P
+        return self.forward(self._check_X(X))
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row, shape (n_samples,)."""

@@ -1,0 +1,306 @@
+"""The prediction log: one SQLite row per served request, written off the request path.
+
+``predictions.db`` (SQLite, WAL) lives in the workbench home. The serving layer only calls
+:meth:`PredictionLog.record`, which appends to an in-memory queue; a background thread writes
+the queue in batches (one transaction per batch) and :meth:`PredictionLog.close` flushes what is
+left. Each batch also updates the per-second roll-up tables of :mod:`.rollup` in the same
+transaction. Readers (the monitoring dashboard) use :func:`read_predictions` or the roll-ups
+and never need the web stack.
+
+Schema of table ``predictions``
+-------------------------------
+=============  =======  ==========================================================================
+column         type     meaning
+=============  =======  ==========================================================================
+id             INTEGER  row id, grows with insertion
+time           REAL     UNIX seconds when the request arrived
+request_id     TEXT     the v2 ``id`` the client sent, else NULL
+model          TEXT     model name as resolved, NULL when the request named no known model
+version        INTEGER  model version that answered, NULL when none was resolved
+protocol       TEXT     ``"v2"`` or ``"v1"``
+status         INTEGER  HTTP status of the answer
+latency_ms     REAL     server-side time from arrival to answer, milliseconds
+rows           INTEGER  number of input rows (0 when the body could not be read)
+outputs        TEXT     JSON list of predictions (labels for classifiers, values for regressors),
+                        NULL for errors
+inputs         TEXT     JSON list of input rows, only for the sampled fraction of successful
+                        requests (at most ``max_input_rows`` rows each), else NULL
+error          TEXT     the error message sent to the client, NULL on success
+=============  =======  ==========================================================================
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from . import rollup
+
+#: file name of the log inside a workbench home
+FILENAME = "predictions.db"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    request_id TEXT,
+    model TEXT,
+    version INTEGER,
+    protocol TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    rows INTEGER NOT NULL,
+    outputs TEXT,
+    inputs TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS predictions_model_time ON predictions (model, time);
+CREATE INDEX IF NOT EXISTS predictions_time ON predictions (time);
+CREATE INDEX IF NOT EXISTS predictions_sampled ON predictions (model, time) WHERE inputs IS NOT NULL;
+"""
+
+_COLUMNS = ("time", "request_id", "model", "version", "protocol", "status", "latency_ms",
+            "rows", "outputs", "inputs", "error")
+_INSERT = f"INSERT INTO predictions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
+def connect(path: str | os.PathLike) -> sqlite3.Connection:
+    """Open (creating if needed) a prediction log and return a WAL-mode connection."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(SCHEMA + rollup.SCHEMA)
+    return conn
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One logged request, as read back by :func:`read_predictions`."""
+
+    id: int
+    time: float
+    request_id: str | None
+    model: str | None
+    version: int | None
+    protocol: str
+    status: int
+    latency_ms: float
+    rows: int
+    outputs: list | None
+    inputs: list | None
+    error: str | None
+
+
+def read_predictions(path: str | os.PathLike, *, model: str | None = None,
+                     since: float | None = None, limit: int | None = None) -> list[PredictionRecord]:
+    """Return logged requests, oldest first.
+
+    Parameters
+    ----------
+    path : path-like
+        ``predictions.db`` file, or a workbench home folder holding one.
+    model : str, optional
+        Only requests answered by this model.
+    since : float, optional
+        Only requests that arrived at or after this UNIX time.
+    limit : int, optional
+        At most this many of the most recent matching rows.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / FILENAME
+    if not path.exists():
+        return []
+    where, args = [], []
+    if model is not None:
+        where.append("model = ?")
+        args.append(model)
+    if since is not None:
+        where.append("time >= ?")
+        args.append(float(since))
+    sql = "SELECT id, " + ", ".join(_COLUMNS) + " FROM predictions"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    try:
+        rows = conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+    out = []
+    for row in reversed(rows):
+        values = dict(zip(("id",) + _COLUMNS, row))
+        for key in ("outputs", "inputs"):
+            if values[key] is not None:
+                values[key] = orjson.loads(values[key])
+        out.append(PredictionRecord(**values))
+    return out
+
+
+def _json_list(value):
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf":
+            return orjson.dumps(value if value.flags.c_contiguous else np.ascontiguousarray(value),
+                                option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        value = value.tolist()
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+class PredictionLog:
+    """Batched, thread-backed writer of ``predictions.db``.
+
+    Parameters
+    ----------
+    path : path-like
+        The database file (``<home>/predictions.db``).
+    input_fraction : float, default=0.1
+        Fraction of successful requests whose input rows are stored too (0 disables, 1 keeps all).
+    max_input_rows : int, default=100
+        At most this many input rows are stored for one sampled request.
+    flush_interval : float, default=0.25
+        Seconds between background writes.
+    max_queue : int, default=100_000
+        Records beyond this many waiting ones are dropped (and counted in ``dropped_``), so a
+        stuck disk never grows memory without bound.
+    random_state : int or None
+        Seed of the input sampler.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> log = PredictionLog(os.path.join(tempfile.mkdtemp(), "predictions.db"))
+    >>> log.record(model="iris", version=1, status=200, latency_ms=1.2, rows=1, outputs=[0])
+    >>> log.close()
+    >>> len(read_predictions(log.path))
+    1
+    """
+
+    def __init__(self, path, *, input_fraction: float = 0.1, max_input_rows: int = 100,
+                 flush_interval: float = 0.25, max_queue: int = 100_000, random_state=None):
+        if not (isinstance(input_fraction, (int, float)) and 0.0 <= input_fraction <= 1.0):
+            raise ValueError(f"input_fraction must be a number in [0, 1], got {input_fraction!r}")
+        if not (isinstance(max_input_rows, int) and max_input_rows >= 0):
+            raise ValueError(f"max_input_rows must be a non-negative int, got {max_input_rows!r}")
+        if not (isinstance(flush_interval, (int, float)) and 0 < flush_interval < math.inf):
+            raise ValueError(f"flush_interval must be a positive number, got {flush_interval!r}")
+        self.path = Path(path)
+        self.input_fraction = float(input_fraction)
+        self.max_input_rows = max_input_rows
+        self.flush_interval = float(flush_interval)
+        self.max_queue = int(max_queue)
+        self.dropped_ = 0
+        self.written_ = 0
+        self._rng = random.Random(random_state)
+        self._queue: deque = deque()
+        self._wake = threading.Event()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        self._conn = connect(self.path)
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return (f"<PredictionLog {self.path} written={self.written_} waiting={len(self._queue)}"
+                f" input_fraction={self.input_fraction}>")
+
+    def record(self, *, model, version, status, latency_ms, rows, outputs=None, inputs=None,
+               error=None, request_id=None, protocol="v2", time_=None) -> None:
+        """Queue one request for writing; returns at once (no I/O on the caller's thread).
+
+        ``outputs`` and ``inputs`` may be numpy arrays; they are turned into JSON by the writer
+        thread. ``inputs`` is kept only for the sampled fraction of successful requests.
+        """
+        if self._closed:
+            return
+        if len(self._queue) >= self.max_queue:
+            self.dropped_ += 1
+            return
+        if inputs is not None and (error is not None or self._rng.random() >= self.input_fraction):
+            inputs = None
+        self._queue.append((time.time() if time_ is None else time_, request_id, model, version,
+                            protocol, status, latency_ms, rows, outputs, inputs, error))
+
+    def flush(self) -> int:
+        """Write everything queued now, on the caller's thread; return the number written.
+
+        Works in chunks of :attr:`CHUNK` records, one transaction each, yielding the GIL between
+        chunks so a server's event loop is never held up for long by the writer.
+        """
+        written = 0
+        while self._queue:
+            chunk = []
+            while self._queue and len(chunk) < self.CHUNK:
+                try:
+                    chunk.append(self._queue.popleft())
+                except IndexError:  # pragma: no cover - raced with the writer thread
+                    break
+            written += self._write(chunk)
+            time.sleep(0)
+        return written
+
+    #: records per transaction
+    CHUNK = 128
+
+    def _write(self, batch) -> int:
+        if not batch:
+            return 0
+        rows, summaries = [], []
+        max_inputs = self.max_input_rows
+        for (at, request_id, model, version, protocol, status, latency, n_rows, outputs, inputs,
+             error) in batch:
+            if type(outputs) is np.ndarray:
+                outputs_json, outputs = _json_list(outputs), outputs.tolist()
+            else:
+                outputs_json = None if outputs is None else orjson.dumps(outputs).decode()
+            summaries.append({"time": at, "model": model, "version": version, "status": status,
+                              "latency_ms": latency, "rows": n_rows, "outputs": outputs})
+            if inputs is not None:
+                inputs = _json_list(np.asarray(inputs)[:max_inputs])
+            rows.append((at, request_id, model, version, protocol, status, latency, n_rows,
+                         outputs_json, inputs, error))
+        with self._write_lock:
+            with self._conn:      # one transaction: the rows and their roll-ups
+                self._conn.executemany(_INSERT, rows)
+                rollup.add_batch(self._conn, summaries)
+        self.written_ += len(rows)
+        return len(rows)
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.flush_interval)
+            try:
+                self.flush()
+            except sqlite3.Error:  # disk full, locked too long: keep serving, retry next tick
+                time.sleep(self.flush_interval)
+
+    def close(self) -> None:
+        """Stop the writer thread, write what is left and close the database."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.flush()
+        self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

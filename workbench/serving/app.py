@@ -1,0 +1,252 @@
+"""The ASGI app: :func:`create_app` builds it from a workbench home.
+
+Everything a worker owns (model cache, key cache, metrics, prediction-log writer, a watcher
+thread) is created when the app starts (ASGI lifespan) and released when it stops, so the app
+holds no process-global state and runs the same under one or many uvicorn workers.
+
+Addressing a model
+------------------
+``/v2/models/{name}/…``               its ``production`` alias, else its latest version
+``/v2/models/{name}/versions/{n}/…``  version ``n`` (all digits)
+``/v2/models/{name}/versions/{a}/…``  alias ``a`` (anything else: ``production``, ``staging``)
+
+The same holds for ``/v1/models/{name}[/versions/{v}]:predict``.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
+
+from ..home import resolve_home
+from ..monitoring.log import FILENAME, PredictionLog
+from ..registry import (AliasInUseError, ArchivedVersionError, IntegrityError, InvalidInputError,
+                        InvalidNameError, NothingToRollBackError)
+from . import inference, openapi
+from .auth import Authenticator
+from .errors import ApiError, error_response
+from .keys import KeyStore
+from .metrics import ServingMetrics
+from .models_cache import ModelCache
+from .protocol import Limits
+from .routes import router
+
+logger = logging.getLogger("workbench.serving")
+
+DESCRIPTION = """Open Inference Protocol v2 (and TF-Serving v1 `:predict`) over the models of a
+workbench registry. Send `Authorization: Bearer <key>`; health routes are open. A bare model name
+is answered by its `production` alias, else its latest version; `versions/{v}` takes a version
+number or an alias name. Errors are `{"error": "..."}` with 400/401/403/404/409/413/422/503."""
+
+
+@dataclass
+class ServingState:
+    """What one worker of the app holds while it runs."""
+
+    home: object
+    auth: Authenticator
+    cache: ModelCache
+    metrics: ServingMetrics
+    log: PredictionLog
+    limits: Limits
+    ready: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def registry_error(self, exc: Exception) -> ApiError:
+        """Map a registry exception to the status a client should see (no server paths)."""
+        if isinstance(exc, ApiError):
+            return exc
+        if isinstance(exc, IntegrityError):
+            return ApiError(503, f"the model cannot be served: {exc}")
+        if isinstance(exc, (NothingToRollBackError, ArchivedVersionError, AliasInUseError)):
+            return ApiError(409, str(exc))
+        if isinstance(exc, (LookupError, InvalidNameError, InvalidInputError)):
+            return ApiError(404, str(exc).replace(f" in {self.home}", ""))
+        logger.exception("registry error", exc_info=exc)
+        return ApiError(503, f"the registry could not answer: {type(exc).__name__}")
+
+
+def _watch(state: ServingState, interval: float, preload: bool) -> None:
+    """Worker thread: preload, mark ready, then follow key and alias changes."""
+    if preload:
+        try:
+            state.cache.preload()
+        except Exception:  # noqa: BLE001 - serve lazily instead
+            logger.exception("preload failed")
+    # what exists now (modules, loaded models) lives as long as the worker: keep it out of the
+    # garbage collector's full passes, which would otherwise stall requests for milliseconds
+    gc.freeze()
+    state.ready.set()
+    while not state.stop.wait(interval):
+        try:
+            if state.auth.keys is not None:
+                state.auth.keys.poll()
+            state.cache.poll()
+            for name, version in state.cache.live().items():
+                state.metrics.set_live(name, version)
+        except Exception:  # noqa: BLE001 - a locked database must not stop the watcher
+            logger.exception("watcher tick failed")
+
+
+def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
+               input_fraction: float = 0.1, poll_interval: float = 0.2, max_versions: int = 8,
+               preload: bool = True) -> "ServingApp":
+    """Return the inference service of a workbench home as an ASGI app.
+
+    Parameters
+    ----------
+    home : path-like, optional
+        Workbench home (``registry.db``, ``predictions.db``); see ``workbench.home``.
+    auth : bool, default=True
+        Require API keys. ``False`` lets every caller in as admin: only for loopback servers.
+    limits : Limits, optional
+        Body byte and row limits (413 beyond them).
+    input_fraction : float, default=0.1
+        Fraction of successful requests whose input rows go to the prediction log.
+    poll_interval : float, default=0.2
+        Seconds between checks for alias, version and key changes.
+    max_versions : int, default=8
+        Versions addressed by number kept loaded per worker.
+    preload : bool, default=True
+        Load every model's served version at start (``/v2/health/ready`` is 503 until done).
+
+    Examples
+    --------
+    >>> app = create_app("/tmp/home")           # doctest: +SKIP
+    >>> uvicorn.run(app, host="127.0.0.1")      # doctest: +SKIP
+    """
+    home = resolve_home(home)
+    limits = limits or Limits()
+    if not (isinstance(poll_interval, (int, float)) and 0 < poll_interval <= 1):
+        raise ValueError(f"poll_interval must be in (0, 1] seconds, got {poll_interval!r}")
+    if not (isinstance(input_fraction, (int, float)) and 0 <= input_fraction <= 1):
+        raise ValueError(f"input_fraction must be in [0, 1], got {input_fraction!r}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        metrics = ServingMetrics()
+        state = ServingState(
+            home=home, auth=Authenticator(KeyStore(home) if auth else None),
+            cache=ModelCache(home, max_versions=max_versions, on_load=metrics.model_loaded),
+            metrics=metrics, log=PredictionLog(home / FILENAME, input_fraction=input_fraction),
+            limits=limits)
+        app.state.serving = state
+        watcher = threading.Thread(target=_watch, args=(state, poll_interval, preload),
+                                   name="serving-watcher", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            state.stop.set()
+            watcher.join(timeout=10)
+            state.log.close()
+            state.cache.close()
+            if state.auth.keys is not None:
+                state.auth.keys.close()
+            metrics.worker_exit()
+
+    app = FastAPI(title="MaaS Workbench inference service", description=DESCRIPTION,
+                  version="2", lifespan=lifespan)
+    hot = [Route("/v2/models/{name}/infer", inference.infer_v2, methods=["POST"]),
+           Route("/v2/models/{name}/versions/{version}/infer", inference.infer_v2,
+                 methods=["POST"]),
+           Route("/v1/models/{name}:predict", inference.predict_v1, methods=["POST"]),
+           Route("/v1/models/{name}/versions/{version}:predict", inference.predict_v1,
+                 methods=["POST"])]
+    app.router.routes[0:0] = hot          # first: matched before anything else
+    app.include_router(router)
+    _install_error_handlers(app)
+
+    def custom_openapi():
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.extend(get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes))
+        return app.openapi_schema
+    app.openapi = custom_openapi
+    return ServingApp(app)
+
+
+class ServingApp:
+    """The ASGI app :func:`create_app` returns: inference POSTs go straight to their raw
+    endpoints (no middleware, no dependency injection); everything else — lifespan, metadata,
+    management, docs, errors — to the FastAPI app, available as ``.api``.
+
+    Attribute access falls through to the FastAPI app (``.state``, ``.openapi()``, ``.routes``).
+    """
+
+    _HOT = (re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer$"),
+            re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?:predict$"))
+
+    def __init__(self, api: FastAPI):
+        self.api = api
+
+    def __getattr__(self, name):
+        return getattr(self.api, name)
+
+    def __repr__(self) -> str:
+        return f"<ServingApp {self.api.title!r}>"
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = scope["path"]
+            if path.endswith("/infer"):
+                match, endpoint = self._HOT[0].match(path), inference.infer_v2
+            elif path.endswith(":predict"):
+                match, endpoint = self._HOT[1].match(path), inference.predict_v1
+            else:
+                match = None
+            if match is not None and getattr(self.api.state, "serving", None) is not None:
+                scope["app"] = self.api
+                scope["path_params"] = match.groupdict()
+                await endpoint(scope, receive, send)
+                return
+        await self.api(scope, receive, send)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request, exc: ApiError):
+        return exc.response()
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc: HTTPException):
+        if exc.status_code == 404:
+            message = f"no route {request.method} {request.url.path}; the API is listed at /docs"
+        elif exc.status_code == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return error_response(422, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(Exception)
+    async def internal_error(request, exc: Exception):
+        logger.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return error_response(500, "internal error; see the server log")
+
+
+def app_from_env() -> FastAPI:
+    """App factory for ``uvicorn --factory``: settings from ``$WORKBENCH_SERVE_CONFIG`` (JSON)."""
+    import json
+    import os
+
+    config = json.loads(os.environ.get("WORKBENCH_SERVE_CONFIG", "{}"))
+    limits = Limits(**config.pop("limits", {}))
+    logging.basicConfig(level=config.pop("log_level", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")
+    return create_app(config.pop("home", None), limits=limits, **config)

@@ -1,0 +1,153 @@
+"""A small HTTP client of the inference service (httpx)."""
+from __future__ import annotations
+
+import numpy as np
+import httpx
+
+from .protocol import v2_datatype
+
+
+class ServingError(Exception):
+    """The service refused a request: ``status`` and the server's ``message``."""
+
+    def __init__(self, status: int, message: str, model_version=None):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status, self.message, self.model_version = status, message, model_version
+
+
+def v2_request(X, *, id: str | None = None, outputs=None) -> dict:
+    """Build a v2 inference request body for a matrix ``X`` of shape (n_samples, n_features)."""
+    X = np.asarray(X)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    datatype = v2_datatype(X.dtype) if X.dtype.kind == "f" else "FP64"
+    body = {"inputs": [{"name": "input-0", "shape": list(X.shape), "datatype": datatype,
+                        "data": X.astype(np.float64 if datatype == "FP64" else X.dtype)
+                        .ravel().tolist()}]}
+    if id is not None:
+        body["id"] = id
+    if outputs:
+        body["outputs"] = [{"name": o} for o in outputs]
+    return body
+
+
+class Client:
+    """Call a workbench inference service.
+
+    Parameters
+    ----------
+    url : str
+        Base URL, e.g. ``"http://127.0.0.1:8000"``.
+    key : str, optional
+        API key, sent as ``Authorization: Bearer <key>``.
+    timeout : float, default=10.0
+    verify : bool or str, default=True
+        TLS verification (a CA bundle path for self-signed certificates).
+
+    Examples
+    --------
+    >>> client = Client("http://127.0.0.1:8000", key)    # doctest: +SKIP
+    >>> client.predict("iris", X[:3])                   # doctest: +SKIP
+    array([0, 2, 1])
+    """
+
+    def __init__(self, url: str, key: str | None = None, *, timeout: float = 10.0, verify=True):
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
+                                  verify=verify)
+        self.last_version: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    def request(self, method: str, path: str, **kwargs):
+        """Send a request; return the decoded JSON (or text) or raise :class:`ServingError`."""
+        response = self._http.request(method, path, **kwargs)
+        try:
+            content = response.json()
+        except ValueError:
+            content = response.text
+        if response.status_code >= 400:
+            message = content.get("error", str(content)) if isinstance(content, dict) else content
+            raise ServingError(response.status_code, message,
+                               content.get("model_version") if isinstance(content, dict) else None)
+        if isinstance(content, dict) and "model_version" in content:
+            self.last_version = int(content["model_version"])
+        return content
+
+    @staticmethod
+    def _path(name: str, version=None) -> str:
+        return f"/v2/models/{name}" + ("" if version is None else f"/versions/{version}")
+
+    # -- health and metadata -------------------------------------------------------------
+    def live(self) -> bool:
+        """Whether the server answers ``/v2/health/live``."""
+        return self._http.get("/v2/health/live").status_code == 200
+
+    def ready(self) -> bool:
+        """Whether the server answers ``/v2/health/ready`` with 200."""
+        return self._http.get("/v2/health/ready").status_code == 200
+
+    def server_metadata(self) -> dict:
+        return self.request("GET", "/v2")
+
+    def models(self) -> list[dict]:
+        """Every registered model with its versions, aliases and live version."""
+        return self.request("GET", "/v2/models")["models"]
+
+    def model_metadata(self, name: str, version=None) -> dict:
+        """v2 model metadata; ``version`` is a number or an alias name."""
+        return self.request("GET", self._path(name, version))
+
+    def metrics(self) -> str:
+        """The Prometheus text of ``/metrics``."""
+        return self.request("GET", "/metrics")
+
+    # -- inference -----------------------------------------------------------------------
+    def infer(self, name: str, X=None, *, version=None, outputs=None, id=None,
+              body: dict | None = None) -> dict:
+        """POST a v2 inference request (built from ``X``, or ``body`` as is); return the answer."""
+        if body is None:
+            body = v2_request(X, id=id, outputs=outputs)
+        return self.request("POST", self._path(name, version) + "/infer", json=body)
+
+    def _output(self, answer: dict, out: str) -> np.ndarray:
+        for o in answer["outputs"]:
+            if o["name"] == out:
+                return np.asarray(o["data"]).reshape(o["shape"])
+        raise ServingError(200, f"the answer has no output {out!r}")
+
+    def predict(self, name: str, X, *, version=None) -> np.ndarray:
+        """Labels (classifiers) or values (regressors; 1-D for a single output)."""
+        answer = self.infer(name, X, version=version)
+        names = [o["name"] for o in answer["outputs"]]
+        if "label" in names:
+            return self._output(answer, "label")
+        values = self._output(answer, "predictions")
+        return values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
+
+    def predict_proba(self, name: str, X, *, version=None) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes)."""
+        return self._output(self.infer(name, X, version=version, outputs=["probabilities"]),
+                            "probabilities")
+
+    # -- management ----------------------------------------------------------------------
+    def set_alias(self, name: str, alias: str, version: int) -> dict:
+        """Point ``alias`` at ``version`` (maintainer key)."""
+        return self.request("PUT", f"/v2/models/{name}/aliases/{alias}", json={"version": version})
+
+    def rollback(self, name: str, alias: str) -> dict:
+        """Move ``alias`` back to its previous version (maintainer key)."""
+        return self.request("POST", f"/v2/models/{name}/aliases/{alias}/rollback")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

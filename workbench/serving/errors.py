@@ -1,0 +1,50 @@
+"""The one error type the service answers with: an HTTP status and a message for the client."""
+from __future__ import annotations
+
+import orjson
+from starlette.responses import Response
+
+
+class ApiError(Exception):
+    """A request the service refuses: ``status`` (4xx / 503) and a message saying what is wrong.
+
+    Parameters
+    ----------
+    status : int
+        HTTP status code.
+    message : str
+        What is wrong and what was expected; sent to the client as ``{"error": message}``.
+    model_version : int or None
+        The version that was addressed, when one was resolved.
+    headers : dict, optional
+        Extra response headers (``WWW-Authenticate`` for 401).
+    """
+
+    def __init__(self, status: int, message: str, *, model_version=None, headers=None):
+        super().__init__(message)
+        self.status = int(status)
+        self.message = message
+        self.model_version = model_version
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.status}, {self.message!r})"
+
+    def response(self) -> Response:
+        """Return the JSON response ``{"error": ..., ["model_version": ...]}``."""
+        return error_response(self.status, self.message, model_version=self.model_version,
+                              headers=self.headers)
+
+
+def json_response(content, status: int = 200, headers=None) -> Response:
+    """Return ``content`` serialised by orjson (numpy arrays allowed)."""
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status,
+                    media_type="application/json", headers=headers)
+
+
+def error_response(status: int, message: str, *, model_version=None, headers=None) -> Response:
+    """Return ``{"error": message}`` (plus ``model_version`` when known) with ``status``."""
+    body = {"error": message}
+    if model_version is not None:
+        body["model_version"] = str(model_version)
+    return json_response(body, status, headers)

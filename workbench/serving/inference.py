@@ -1,0 +1,206 @@
+"""The hot path: ``POST …/infer`` (v2) and ``POST /v1/models/…:predict``, as plain Starlette
+endpoints (no dependency injection, no pydantic) that parse bodies with orjson into numpy.
+
+Every request — answered or refused — is counted in the metrics and queued for the prediction
+log; neither does I/O on the request path.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from .errors import ApiError
+from .protocol import parse_json, parse_v1, parse_v2, v2_datatype
+
+logger = logging.getLogger("workbench.serving")
+
+#: batches larger than this run the model in a worker thread, off the event loop
+THREAD_ROWS = 512
+_DUMPS_OPTION = orjson.OPT_SERIALIZE_NUMPY
+
+
+def parse_selector(raw: str | None):
+    """Return ``None`` (bare name), an ``int`` (all digits: a version) or an alias name."""
+    if raw is None:
+        return None
+    if raw.isascii() and raw.isdigit():
+        if len(raw) > 18:
+            raise ApiError(404, f"no version {raw[:24]}...: version numbers are small integers")
+        return int(raw)
+    return raw
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Return the body of a Starlette request, refusing (413) one over ``limit`` bytes."""
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
+
+
+async def receive_body(receive, declared: str | None, limit: int) -> bytes:
+    """Read an ASGI request body, refusing (413) one over ``limit`` bytes before or while
+    reading it (``declared`` is the Content-Length header, if any)."""
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
+            raise ApiError(400, f"Content-Length must be a number of bytes, got {declared[:20]!r}")
+        if int(declared) > limit:
+            raise ApiError(413, f"request body is {int(declared)} bytes, more than the limit of "
+                                f"{limit} bytes; send fewer rows per request")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is more than the limit of {limit} bytes; send "
+                                f"fewer rows per request")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def get_model(state, name: str, raw_selector):
+    """Return the :class:`LoadedModel` a request addresses (404 / 503 when it cannot)."""
+    selector = parse_selector(raw_selector)
+    if len(name) > 200:
+        raise ApiError(404, f"no model named {name[:40]!r}...: names are at most 64 characters")
+    loaded = state.cache.lookup(name, selector)
+    if loaded is not None:
+        return loaded
+    try:
+        return await run_in_threadpool(state.cache.resolve, name, selector)
+    except Exception as exc:  # noqa: BLE001 - mapped to a client-facing status
+        raise state.registry_error(exc) from None
+
+
+def _v2_content(loaded, rows, request_id, result, wanted):
+    outputs = []
+    for out in wanted or loaded.output_names:
+        data = result[out]
+        if out == "label":
+            outputs.append({"name": "label", "datatype": loaded.label_datatype, "shape": [rows],
+                            "data": data})
+        else:
+            outputs.append({"name": out, "datatype": v2_datatype(data.dtype),
+                            "shape": list(data.shape), "data": data.ravel()})
+    content = {"model_name": loaded.name, "model_version": str(loaded.version),
+               "outputs": outputs}
+    if request_id is not None:
+        content["id"] = request_id
+    return content
+
+
+def _v1_content(loaded, result, probabilities):
+    if loaded.classifier:
+        content = {"predictions": result["label"]}
+        if probabilities:
+            content["probabilities"] = result["probabilities"]
+    else:
+        values = result["predictions"]
+        content = {"predictions": values[:, 0] if values.shape[1] == 1 else values}
+    content["model_name"] = loaded.name
+    content["model_version"] = str(loaded.version)
+    return content
+
+
+_JSON_HEADER = (b"content-type", b"application/json")
+
+
+async def _send(send, status: int, body: bytes, extra=None) -> None:
+    headers = [_JSON_HEADER, (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class InferenceEndpoint:
+    """Raw ASGI endpoint of one inference protocol (``"v2"`` infer or ``"v1"`` predict).
+
+    Reads ``scope["path_params"]`` (``name``, optional ``version``) and the app state at
+    ``scope["app"].state.serving``; answers every request itself, errors included.
+    """
+
+    def __init__(self, protocol: str):
+        self.protocol = protocol
+
+    def __repr__(self) -> str:
+        return f"<InferenceEndpoint {self.protocol}>"
+
+    async def __call__(self, scope, receive, send) -> None:
+        state = getattr(scope["app"].state, "serving", None)
+        if state is None:     # the app has not started (no ASGI lifespan yet)
+            await _send(send, 503, _error_body("the service is starting; retry shortly", None))
+            return
+        protocol = self.protocol
+        arrived, start = time.time(), time.perf_counter()
+        loaded = X = outputs = request_id = error = None
+        rows, status, extra = 0, 200, None
+        authorization = declared = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                authorization = value.decode("latin-1")
+            elif key == b"content-length":
+                declared = value.decode("latin-1")
+        state.metrics.request_started()
+        try:
+            state.auth.check(authorization, "predictor")
+            params = scope["path_params"]
+            loaded = await get_model(state, params["name"], params.get("version"))
+            payload = parse_json(await receive_body(receive, declared,
+                                                    state.limits.max_body_bytes))
+            if protocol == "v2":
+                parsed = parse_v2(payload, loaded.signature, state.limits, loaded.output_names)
+                request_id = parsed.id
+            else:
+                parsed = parse_v1(payload, loaded.signature, state.limits)
+            X = parsed.X
+            rows = len(X)
+            if rows <= THREAD_ROWS:
+                result = loaded.run(X)
+            else:
+                result = await run_in_threadpool(loaded.run, X)
+            if protocol == "v2":
+                content = _v2_content(loaded, rows, request_id, result, parsed.outputs)
+            else:
+                content = _v1_content(loaded, result, parsed.probabilities)
+            if loaded.classifier:
+                outputs = result["label"]
+            else:
+                values = result["predictions"]
+                outputs = values[:, 0] if values.shape[1] == 1 else values
+            body = orjson.dumps(content, option=_DUMPS_OPTION)
+        except ApiError as exc:
+            status, error, extra = exc.status, exc.message, exc.headers
+            body = _error_body(exc.message, loaded)
+        except Exception:  # noqa: BLE001 - a bug of ours: answer 500, keep serving
+            logger.exception("error while answering %s", scope.get("path"))
+            status, error = 500, "internal error while answering; see the server log"
+            body = _error_body(error, loaded)
+        finally:
+            state.metrics.request_finished()
+        try:
+            await _send(send, status, body, extra)
+        finally:
+            version = None if loaded is None else loaded.version
+            model = None if loaded is None else loaded.name
+            elapsed = time.perf_counter() - start
+            state.metrics.observe(model, version, status, elapsed, rows)
+            state.log.record(model=model, version=version, status=status, rows=rows,
+                             latency_ms=1000.0 * elapsed, outputs=outputs, inputs=X, error=error,
+                             request_id=request_id, protocol=protocol, time_=arrived)
+
+
+def _error_body(message: str, loaded) -> bytes:
+    content = {"error": message}
+    if loaded is not None:
+        content["model_version"] = str(loaded.version)
+    return orjson.dumps(content)
+
+
+infer_v2 = InferenceEndpoint("v2")
+predict_v1 = InferenceEndpoint("v1")

@@ -1,0 +1,223 @@
+"""The model versions one worker holds in memory, and the hot swap of aliases.
+
+A request names a model and a *selector*: ``None`` (the ``production`` alias, else the latest
+version), a version number, or an alias name. :meth:`ModelCache.lookup` answers from memory;
+only a first request for a selector goes to the registry (:meth:`ModelCache.resolve`, run in a
+thread). A watcher calls :meth:`ModelCache.poll` a few times a second: when
+``Registry.generation()`` has moved, every selector is resolved again and a selector whose
+version changed gets its new version **loaded first**, then swapped in with one dict
+assignment. A request holds the :class:`LoadedModel` it looked up, so requests in flight
+finish on the version they started with; the old version is freed when the last one ends.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from ..registry import Registry
+from .protocol import v2_datatype
+
+logger = logging.getLogger("workbench.serving")
+
+#: alias a bare model name resolves to when it exists
+DEFAULT_ALIAS = "production"
+
+
+class LoadedModel:
+    """One model version in memory, with what the protocol needs to answer for it.
+
+    Attributes
+    ----------
+    name, version : str, int
+    model : estimator with ``forward``
+    signature : dict
+        As ``model.signature()``: task, n_features, feature_names, dtype, n_outputs, classes.
+    output_names : tuple of str
+        ``("label", "probabilities")`` for classifiers, ``("predictions",)`` for regressors.
+    """
+
+    def __init__(self, name: str, version: int, model, signature: dict | None = None):
+        self.name, self.version, self.model = name, int(version), model
+        self.signature = dict(signature or model.signature())
+        self.classifier = self.signature.get("task") == "classification"
+        self.float_datatype = v2_datatype(self.signature.get("dtype") or "float64")
+        if self.classifier:
+            classes = self.signature.get("classes")
+            if classes is None:
+                classes = np.asarray(model.classes_).tolist()
+            self.classes = list(classes)
+            self.label_datatype, self._labels = _label_table(self.classes)
+            self.output_names = ("label", "probabilities")
+        else:
+            self.output_names = ("predictions",)
+
+    def __repr__(self) -> str:
+        return f"<LoadedModel {self.name} v{self.version} {type(self.model).__name__}>"
+
+    def run(self, X: np.ndarray) -> dict[str, np.ndarray | list]:
+        """Return ``{output name: array}`` for a validated matrix ``X``."""
+        y = np.asarray(self.model.forward(X))
+        if y.ndim == 1:
+            y = y[:, None]
+        if not self.classifier:
+            return {"predictions": np.ascontiguousarray(y)}
+        if y.shape[1] == 1 and len(self.classes) == 2:  # one sigmoid column: P(classes[1])
+            y = np.hstack([1.0 - y, y])
+        idx = y.argmax(axis=1)
+        labels = self._labels[idx] if self._labels is not None else [self.classes[i] for i in idx]
+        return {"label": labels, "probabilities": np.ascontiguousarray(y)}
+
+
+def _label_table(classes):
+    kinds = {type(c) for c in classes}
+    if kinds <= {bool}:
+        return "BOOL", np.asarray(classes, dtype=bool)
+    if kinds <= {int}:
+        return "INT64", np.asarray(classes, dtype=np.int64)
+    if kinds <= {int, float}:
+        return "FP64", np.asarray(classes, dtype=np.float64)
+    return "BYTES", None
+
+
+class ModelCache:
+    """Per-worker cache of loaded versions and of what each selector resolves to.
+
+    Parameters
+    ----------
+    home : path-like
+        Workbench home holding ``registry.db``.
+    max_versions : int, default=8
+        Versions addressed by number kept loaded (least recently used dropped first); versions
+        an alias or a bare name resolves to are always kept.
+    on_load : callable(name, version, ok), optional
+        Called after every load attempt (metrics).
+    """
+
+    def __init__(self, home, *, max_versions: int = 8, on_load=None):
+        self.registry = Registry(home, author="workbench-serving")
+        self.home = self.registry.home
+        self.max_versions = max_versions
+        self.on_load = on_load
+        self._routes: dict[tuple, LoadedModel] = {}     # (name, None | alias) -> model
+        self._pinned: OrderedDict = OrderedDict()       # (name, version) -> model, LRU
+        self._load_lock = threading.RLock()
+        self._generation = self.registry.generation()
+
+    def __repr__(self) -> str:
+        live = {f"{n}{'' if s is None else '@' + s}": m.version for (n, s), m in self._routes.items()}
+        return f"<ModelCache {self.home} live={live} by_version={len(self._pinned)}>"
+
+    # -- request path --------------------------------------------------------------------
+    def lookup(self, name: str, selector) -> LoadedModel | None:
+        """Return the loaded model for a selector from memory, or None (then call resolve)."""
+        if isinstance(selector, int):
+            return self._pinned.get((name, selector))
+        return self._routes.get((name, selector))
+
+    def resolve(self, name: str, selector) -> LoadedModel:
+        """Resolve a selector in the registry and load its version (blocking; run in a thread).
+
+        Raises the registry's ``LookupError``/``ValueError`` subclasses for unknown names,
+        versions and aliases, and ``IntegrityError`` for a weight file that fails its check.
+        """
+        with self._load_lock:
+            found = self.lookup(name, selector)
+            if found is not None:
+                return found
+            version = self._resolve_version(name, selector)
+            loaded = self._load(name, version)
+            if not isinstance(selector, int):
+                self._routes[(name, selector)] = loaded
+            return loaded
+
+    # -- watcher -------------------------------------------------------------------------
+    def poll(self) -> bool:
+        """Re-resolve every selector if the registry's generation moved; True if it did."""
+        generation = self.registry.generation()
+        if generation == self._generation:
+            return False
+        self.refresh(generation)
+        return True
+
+    def refresh(self, generation: int | None = None) -> None:
+        """Re-resolve every known selector, loading each new version before swapping it in."""
+        with self._load_lock:
+            self._generation = self.registry.generation() if generation is None else generation
+            for key, current in list(self._routes.items()):
+                name, selector = key
+                try:
+                    version = self._resolve_version(name, selector)
+                except LookupError:
+                    self._routes.pop(key, None)   # alias or model gone: next request gets 404
+                    continue
+                if version != current.version:
+                    try:
+                        self._routes[key] = self._load(name, version)   # old one still serves
+                    except Exception:  # noqa: BLE001 - keep serving the old version
+                        logger.exception("could not load %s v%s; still serving v%s", name,
+                                         version, current.version)
+                        continue
+                    logger.info("%s%s now served by v%s (was v%s)", name,
+                                "" if selector is None else "@" + selector, version,
+                                current.version)
+
+    def preload(self) -> None:
+        """Load what every registered model's bare name resolves to."""
+        for name in self.registry.models():
+            try:
+                self.resolve(name, None)
+            except LookupError:
+                continue          # a model whose versions are all archived
+            except Exception:  # noqa: BLE001 - one broken model must not stop the others
+                logger.exception("could not preload model %s", name)
+
+    def live(self) -> dict[str, int]:
+        """Return ``{model name: version}`` its bare name is served by, for loaded names."""
+        return {n: m.version for (n, s), m in self._routes.items() if s is None}
+
+    def close(self) -> None:
+        """Drop every loaded model and close the registry connection."""
+        self._routes.clear()
+        self._pinned.clear()
+        self.registry.close()
+
+    # -- internals -----------------------------------------------------------------------
+    def _resolve_version(self, name: str, selector) -> int:
+        if selector is None:
+            target = self.registry.aliases(name).get(DEFAULT_ALIAS)
+            return target if target is not None else self.registry.resolve(name)
+        if isinstance(selector, int):
+            return self.registry.resolve(name, version=selector)
+        return self.registry.resolve(name, alias=selector)
+
+    def _load(self, name: str, version: int) -> LoadedModel:
+        key = (name, version)
+        found = self._pinned.get(key)
+        if found is None:
+            for model in self._routes.values():
+                if (model.name, model.version) == key:
+                    found = model
+                    break
+        if found is None:
+            start = time.perf_counter()
+            try:
+                record = self.registry.get_version(name, version=version)
+                found = LoadedModel(name, version, self.registry.load(name, version=version),
+                                    record.signature)
+            except Exception:
+                if self.on_load:
+                    self.on_load(name, version, False)
+                raise
+            if self.on_load:
+                self.on_load(name, version, True)
+            logger.info("loaded %s v%s in %.1f ms", name, version,
+                        1000 * (time.perf_counter() - start))
+        self._pinned[key] = found
+        self._pinned.move_to_end(key)
+        while len(self._pinned) > self.max_versions:
+            self._pinned.popitem(last=False)
+        return found

@@ -1,0 +1,146 @@
+"""Run the inference service with uvicorn: ``workbench serve`` (or ``python -m
+workbench.serving.server``, the same options).
+
+Each uvicorn worker builds its own app through the factory :func:`~.app.app_from_env`, whose
+settings travel in ``$WORKBENCH_SERVE_CONFIG``. With ``--workers`` above 1, metrics are shared
+through a fresh ``PROMETHEUS_MULTIPROC_DIR`` that is removed when the server stops.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _watch_parent(pid: int) -> None:
+    """Stop this server (SIGTERM, a clean shutdown) when process ``pid`` has gone."""
+    def run():
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            except PermissionError:  # pragma: no cover - pid reused by another user
+                pass
+    threading.Thread(target=run, name="parent-watch", daemon=True).start()
+
+
+def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          ssl_certfile=None, ssl_keyfile=None, auth: bool = True, input_fraction: float = 0.1,
+          max_rows: int = 10_000, max_body_bytes: int = 8 * 1024 * 1024,
+          log_level: str = "info", access_log: bool = False,
+          exit_with_parent: int | None = None) -> None:
+    """Serve every model of a workbench home until interrupted.
+
+    Raises
+    ------
+    ValueError
+        ``auth=False`` on a host that is not a loopback address; a bad port, worker count or
+        TLS pair.
+    """
+    import uvicorn
+
+    from ..home import resolve_home
+
+    if not auth and not is_loopback(host):
+        raise ValueError(f"--no-auth is only allowed on a loopback host (127.0.0.1, ::1, "
+                         f"localhost), not {host!r}: anyone who can reach {host} could call and "
+                         f"manage the models")
+    if not (isinstance(port, int) and 0 <= port <= 65535):
+        raise ValueError(f"port must be in 0..65535, got {port!r}")
+    if not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise ValueError("TLS needs both --ssl-certfile and --ssl-keyfile")
+    for path in (ssl_certfile, ssl_keyfile):
+        if path and not os.path.isfile(path):
+            raise ValueError(f"TLS file {path} does not exist")
+    home = resolve_home(home)
+    os.environ["WORKBENCH_SERVE_CONFIG"] = json.dumps({
+        "home": str(home), "auth": auth, "input_fraction": input_fraction,
+        "limits": {"max_rows": max_rows, "max_body_bytes": max_body_bytes},
+        "log_level": log_level})
+    metrics_dir = None
+    if workers > 1:
+        metrics_dir = tempfile.mkdtemp(prefix="workbench-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if exit_with_parent:
+        _watch_parent(exit_with_parent)
+    scheme = "https" if ssl_certfile else "http"
+    print(f"workbench serve: {scheme}://{host}:{port} home={home} workers={workers} "
+          f"auth={'on' if auth else 'OFF'}", file=sys.stderr, flush=True)
+    try:
+        uvicorn.run("workbench.serving.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                    log_level=log_level, access_log=access_log, lifespan="on",
+                    server_header=False, timeout_graceful_shutdown=10)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``workbench serve`` to ``parser``."""
+    parser.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--ssl-certfile", help="TLS certificate (PEM)")
+    parser.add_argument("--ssl-keyfile", help="TLS private key (PEM)")
+    parser.add_argument("--no-auth", action="store_true",
+                        help="serve without API keys (refused unless the host is loopback)")
+    parser.add_argument("--log-inputs", type=float, default=0.1, metavar="FRACTION",
+                        help="fraction of requests whose input rows are logged (default 0.1)")
+    parser.add_argument("--max-rows", type=int, default=10_000, help="rows per request limit")
+    parser.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024,
+                        help="request body limit in bytes")
+    parser.add_argument("--log-level", default="info",
+                        choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--access-log", action="store_true", help="log every request line")
+    parser.add_argument("--exit-with-parent", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def run_args(args) -> int:
+    """Run ``serve`` from parsed arguments; return an exit code."""
+    serve(args.home, host=args.host, port=args.port, workers=args.workers,
+          ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile, auth=not args.no_auth,
+          input_fraction=args.log_inputs, max_rows=args.max_rows,
+          max_body_bytes=args.max_body_bytes, log_level=args.log_level,
+          access_log=args.access_log, exit_with_parent=args.exit_with_parent)
+    return 0
+
+
+def main(argv=None) -> int:
+    """``python -m workbench.serving.server [options]``"""
+    parser = argparse.ArgumentParser(prog="workbench serve", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_args(args)
+    except ValueError as exc:
+        print(f"workbench serve: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
