@@ -1,14 +1,25 @@
 # MaaS Workbench — `make demo` runs the main job, `make test` the whole test suite.
-# Both set up .venv first (only Python >= 3.10 and make are needed on the machine).
+# Both set up .venv first (only Python >= 3.10 and make are needed on the machine);
+# `make test` also installs Debian's chromium for the real-browser test of the dashboard
+# (with apt-get, as root or through sudo). No browser is ever downloaded by Playwright.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test unit notebooks bench clean
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup browser demo test unit notebooks bench clean
 
 setup: $(STAMP)
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +30,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/workbench demo
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=120
 
 unit: setup
@@ -28,8 +39,11 @@ unit: setup
 notebooks: setup
 	$(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=120
 
-bench: setup
+bench: setup browser
 	$(BIN)/python benchmarks/training.py
+	$(BIN)/python benchmarks/registry.py
+	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/monitoring.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

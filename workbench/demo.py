@@ -1,42 +1,127 @@
-"""The main job, ``workbench demo``: open the walkthrough notebooks in JupyterLab.
+"""The main job, ``workbench demo``: train → register → serve → simulate traffic → Voila dashboard.
 
-JupyterLab listens on 127.0.0.1 only; Ctrl-C stops it.
+1. If the home has no ``digits`` model, train two versions of a digits MLP and register them
+   (v1 small, v2 larger; ``production`` → v2, ``staging`` → v1), each with its training inputs as
+   the drift reference.
+2. Start the inference service on 127.0.0.1 (with a maintainer key for the dashboard's rollback).
+3. Start the traffic simulator: steady requests, a few bad ones, and input drift arriving after
+   a minute.
+4. Start Voila on ``notebooks/04_monitoring.ipynb`` and print the URLs.
+
+Ctrl-C stops all of them.
 """
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = ROOT / "notebooks" / "04_monitoring.ipynb"
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("demo", help="open the walkthrough notebooks in JupyterLab",
-                              description=__doc__)
+    p = subparsers.add_parser("demo", help="train, register, serve, simulate traffic and open the "
+                              "Voila dashboard", description=__doc__, formatter_class=_raw())
     p.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
-    p.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
-    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--port", type=int, default=8000, help="inference service port (default 8000)")
+    p.add_argument("--voila-port", type=int, default=8866, help="dashboard port (default 8866)")
+    p.add_argument("--rps", type=float, default=15.0, help="simulated requests per second")
+    p.add_argument("--duration", type=float, default=3600.0, help="seconds of simulated traffic")
     p.set_defaults(func=run)
 
 
+def _raw():
+    import argparse
+
+    return argparse.RawDescriptionHelpFormatter
+
+
+def train_digits_versions(home, *, progress: bool = True) -> list:
+    """Register two digits MLPs in ``home`` (if it has none) and return their versions."""
+    from .data import Standardizer, load_dataset, split
+    from .models import MLPClassifier
+    from .registry import Registry
+
+    with Registry(home) as registry:
+        if "digits" in registry.models():
+            return registry.versions("digits")
+        data = load_dataset("digits")
+        X_train, X_test, y_train, y_test = split(data.X, data.y, test_size=0.2, random_state=0)
+        scaler = Standardizer().fit(X_train)
+        versions = []
+        for sizes, epochs in (((32,), 15), ((128,), 40)):
+            model = MLPClassifier(sizes, epochs=epochs, random_state=0, verbose=progress)
+            model.fit(scaler.transform(X_train), y_train)
+            scaler.fold_into(model)  # the served model takes raw pixel values (0-16)
+            accuracy = float(model.score(X_test, y_test))
+            versions.append(registry.register(
+                "digits", model, metrics={"accuracy": accuracy}, params={"hidden_layer_sizes": list(sizes),
+                                                                         "epochs": epochs},
+                tags={"data": "digits"}, description=f"digits MLP {sizes}, {epochs} epochs",
+                reference=X_train))
+        registry.set_alias("digits", "staging", versions[0].version)
+        registry.set_alias("digits", "production", versions[1].version)
+        return versions
+
+
+def voila_command(port: int, notebook: Path = DASHBOARD) -> list[str]:
+    """How the dashboard is started: Voila on 127.0.0.1, walkthrough cells left out."""
+    return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+            "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--VoilaExecutor.timeout=120",
+            "--TagRemovePreprocessor.remove_cell_tags=walkthrough"]
+
+
 def run(args) -> int:
-    env = dict(os.environ)
-    if args.home:
-        env["WORKBENCH_HOME"] = str(Path(args.home).resolve())
-    cmd = [sys.executable, "-m", "jupyter", "lab", str(NOTEBOOKS), "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0"]
-    if args.no_browser:
-        cmd.append("--no-browser")
-    print("Starting JupyterLab on the walkthroughs (Ctrl-C stops it):", " ".join(cmd[2:]))
-    proc = subprocess.Popen(cmd, env=env, cwd=NOTEBOOKS.parent)
+    from .home import resolve_home
+    from .monitoring.cli import dataset_for
+    from .monitoring.simulate import TrafficSimulator
+    from .serving import deploy
+    from .serving.keys import KeyStore
+
+    home = resolve_home(args.home)
+    print(f"workbench home: {home}")
+    for v in train_digits_versions(home):
+        print(f"  digits v{v.version}: accuracy {v.metrics.get('accuracy', float('nan')):.4f}")
+    endpoint = deploy("digits", home=home, port=args.port, role="maintainer", log_inputs=0.2)
+    store = KeyStore(home)
+    sim_key_name = f"demo-simulator-{os.getpid()}"
+    sim_key = store.create(sim_key_name, "predictor")
+    store.close()
+    simulator = TrafficSimulator(endpoint.url, "digits", dataset_for(home, "digits", None), key=sim_key,
+                                 rps=args.rps, duration=args.duration, drift=2.0,
+                                 drift_start=min(0.5, 60.0 / args.duration), bad_fraction=0.02)
+    sim_thread = threading.Thread(target=simulator.run, name="simulator", daemon=True)
+    sim_thread.start()
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_URL": endpoint.url,
+           "WORKBENCH_MAINTAINER_KEY": endpoint.key or ""}
+    voila = subprocess.Popen(voila_command(args.voila_port), env=env, cwd=ROOT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+    print(f"\ninference service : {endpoint.url}   (API docs: {endpoint.url}/docs)")
+    print(f"dashboard (Voila) : http://127.0.0.1:{args.voila_port}/")
+    print(f"simulated traffic : {simulator!r}")
+    print("Ctrl-C stops everything.\n")
     try:
-        return proc.wait()
+        while voila.poll() is None:
+            time.sleep(0.5)
+        print(f"Voila exited with code {voila.returncode}")
+        return voila.returncode or 0
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        print("\nstopping …")
         return 0
+    finally:
+        if voila.poll() is None:
+            os.killpg(voila.pid, signal.SIGTERM)
+            try:
+                voila.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(voila.pid, signal.SIGKILL)
+        endpoint.stop()
+        store = KeyStore(home)
+        store.revoke(sim_key_name)
+        store.close()
+        print("stopped: dashboard, service and simulator")

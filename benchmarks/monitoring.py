@@ -1,0 +1,198 @@
+"""Monitoring speed: a full dashboard refresh over large prediction logs, and Voila's first render.
+
+1. For logs of 10^5 and 10^6 requests (digits model, 10 % of requests with their input rows),
+   the time of ``Monitor.snapshot`` (traffic, latency percentiles, errors, predictions, drift,
+   alerts) and of a whole ``MonitoringDashboard.refresh`` (the same plus drawing), with the window
+   covering the whole log. Baseline, in the same run: the naive way, reading every request row
+   of the window to compute the same traffic figures with numpy.
+2. Voila: seconds from starting ``voila notebooks/04_monitoring.ipynb`` to the KPI tiles showing
+   numbers in headless Chromium, against Voila rendering a one-cell notebook.
+
+    python benchmarks/monitoring.py [--sizes 100000 1000000] [--repeats 5] [--home DIR] [--no-voila]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import table, write_results  # noqa: E402
+
+from workbench.demo import ROOT, train_digits_versions, voila_command  # noqa: E402
+from workbench.monitoring import Monitor, PredictionLog  # noqa: E402
+from workbench.monitoring.log import FILENAME  # noqa: E402
+
+
+def fill_log(home: Path, n: int, rate: float = 500.0) -> float:
+    """Write ``n`` requests at ``rate`` per second ending now; return the span in seconds."""
+    from workbench.data import load_dataset
+
+    X = load_dataset("digits").X
+    rng = np.random.default_rng(0)
+    span = n / rate
+    now = time.time()
+    times = now - span + np.arange(n) / rate
+    latencies = rng.lognormal(0.0, 0.6, n)
+    statuses = np.where(rng.random(n) < 0.02, 422, 200)
+    labels = rng.integers(0, 10, n)
+    sampled = rng.random(n) < 0.1
+    rows = rng.integers(0, len(X), n)
+    log = PredictionLog(home / FILENAME, input_fraction=1.0, flush_interval=3600)
+    chunk = 50_000
+    for start in range(0, n, chunk):
+        for i in range(start, min(n, start + chunk)):
+            ok = statuses[i] == 200
+            log.record(model="digits", version=2 if i % 10 else 1, status=int(statuses[i]),
+                       latency_ms=float(latencies[i]), rows=1,
+                       outputs=[int(labels[i])] if ok else None,
+                       inputs=X[rows[i]:rows[i] + 1] if (ok and sampled[i]) else None,
+                       error=None if ok else "wrong shape", time_=float(times[i]))
+        log.flush()
+    log.close()
+    return span
+
+
+def naive_traffic(home: Path, window: float) -> dict:
+    """The baseline: read every request of the window and compute the traffic figures."""
+    conn = sqlite3.connect(home / FILENAME)
+    rows = np.array(conn.execute("SELECT time, status, latency_ms, version FROM predictions "
+                                 "WHERE model = ? AND time >= ?", ("digits", time.time() - window)).fetchall())
+    conn.close()
+    lat = rows[:, 2]
+    return {"requests": len(rows), "p50": np.percentile(lat, 50), "p99": np.percentile(lat, 99),
+            "error_rate": float(np.mean(rows[:, 1] >= 400)),
+            "versions": dict(zip(*np.unique(rows[:, 3], return_counts=True)))}
+
+
+def timed(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def refresh_rows(sizes, repeats):
+    from workbench.panels.monitoring_panel import MonitoringDashboard
+
+    out = []
+    for n in sizes:
+        home = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
+        try:
+            train_digits_versions(home, progress=False)
+            span = fill_log(home, n)
+            window = span + 60
+            monitor = Monitor(home)
+            assert monitor.health("digits", window=window).requests == n
+            dash = MonitoringDashboard(home, model="digits", monitor=monitor)
+            dash._window.options = [("whole log", int(window))]
+            naive = timed(lambda: naive_traffic(home, window), repeats)
+            snap = timed(lambda: monitor.snapshot(window=window, models=["digits"]), repeats)
+            full = timed(dash.refresh, repeats)
+            size_mb = (home / FILENAME).stat().st_size / 1e6
+            out.append({"requests in log": f"{n:,}", "log size (MB)": f"{size_mb:.0f}",
+                        "naive traffic figures (s)": f"{naive:.3f}", "Monitor.snapshot (s)": f"{snap:.3f}",
+                        "dashboard refresh (s)": f"{full:.3f}", "refresh / naive": f"{full / naive:.2f}",
+                        "_raw": {"n": n, "naive_s": naive, "snapshot_s": snap, "refresh_s": full}})
+            monitor.close()
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    return out
+
+
+def voila_first_render(notebook: Path, selector: str, env: dict) -> float:
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    from workbench.serving.endpoint import free_port
+
+    port = free_port()
+    start = time.perf_counter()
+    proc = subprocess.Popen(voila_command(port, notebook), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                         args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                               "--disable-background-networking", "--no-first-run"])
+            page = browser.new_page()
+            page.route("**/cdn.jsdelivr.net/**", lambda r: r.abort())
+            while True:  # readiness from a static file: each request of "/" would start a kernel
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.perf_counter() - start > 120:
+                    raise TimeoutError("Voila did not start within 120 s")
+                time.sleep(0.05)
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=120_000)
+            page.wait_for_function(f"document.querySelector({selector!r})?.innerText.trim().length > 0",
+                                   timeout=120_000)
+            elapsed = time.perf_counter() - start
+            browser.close()
+        return elapsed
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def voila_rows(repeats):
+    import nbformat
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-voila-"))
+    try:
+        trivial = tmp / "hello.ipynb"
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+            "from IPython.display import HTML\nHTML(\"<div class='hello'>hello</div>\")")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, trivial)
+        home = tmp / "home"
+        train_digits_versions(home, progress=False)
+        fill_log(home, 2000)
+        env = {**os.environ, "WORKBENCH_HOME": str(home)}
+        base = statistics.median(voila_first_render(trivial, ".hello", env) for _ in range(repeats))
+        dash = statistics.median(voila_first_render(ROOT / "notebooks" / "04_monitoring.ipynb",
+                                                    ".wb-kpi-requests .wb-kpi-value", env)
+                                 for _ in range(repeats))
+        return [{"page": "one-cell notebook (baseline)", "first render (s)": f"{base:.2f}", "ratio": "1.00"},
+                {"page": "monitoring dashboard", "first render (s)": f"{dash:.2f}", "ratio": f"{dash / base:.2f}"}]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--home", default=None, help="workbench home (results go to HOME/benchmarks)")
+    parser.add_argument("--no-voila", action="store_true", help="skip the Voila first-render figure")
+    args = parser.parse_args(argv)
+
+    refresh = refresh_rows(args.sizes, args.repeats)
+    shown = [{k: v for k, v in r.items() if k != "_raw"} for r in refresh]
+    print("Dashboard refresh, window = the whole log, median of", args.repeats)
+    print(table(shown, list(shown[0])))
+    voila = [] if args.no_voila else voila_rows(max(1, min(args.repeats, 3)))
+    if voila:
+        print("\nVoila: start to KPI tiles filled, headless Chromium")
+        print(table(voila, list(voila[0])))
+    path = write_results("monitoring", {"refresh": [r["_raw"] for r in refresh], "voila": voila}, args.home)
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Monitor and the traffic simulator against a real server run (uvicorn on 127.0.0.1)."""
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from workbench.cli import main as workbench_main
+from workbench.data import load_dataset
+from workbench.demo import train_digits_versions
+from workbench.monitoring import Monitor, TrafficSimulator, read_predictions, simulate
+from workbench.serving import deploy
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    home = tmp_path_factory.mktemp("live-home")
+    train_digits_versions(home, progress=False)
+    endpoint = deploy("digits", home=home, log_inputs=1.0)
+    try:
+        yield home, endpoint
+    finally:
+        endpoint.stop()
+
+
+def wait_for_log(home, n, model="digits"):
+    deadline = time.monotonic() + 15
+    while len(read_predictions(home, model=model)) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return read_predictions(home, model=model)
+
+
+def test_monitor_agrees_with_the_log_of_a_real_server(served):
+    home, endpoint = served
+    X = load_dataset("digits").X
+    result = simulate(endpoint.url, "digits", X, key=endpoint.key, rps=50, duration=3,
+                      bad_fraction=0.3, random_state=5)
+    assert result.failures == 0 and result.sent >= 100
+    # every kind of bad request got its own status from the server
+    expected = Counter({200: result.by_kind["good"]})
+    for kind, status in (("malformed_json", 400), ("missing_key", 401), ("unknown_model", 404),
+                         ("wrong_shape", 422)):
+        expected[status] += result.by_kind.get(kind, 0)
+    assert Counter(result.statuses) == expected
+
+    logged = wait_for_log(home, result.sent - result.by_kind.get("unknown_model", 0))
+    statuses = Counter(r.status for r in logged)
+    health = Monitor(home).health("digits", window=120)
+    assert health.requests == len(logged)
+    assert health.errors_by_status == {s: n for s, n in statuses.items() if s >= 400}
+    assert health.error_rate == pytest.approx(sum(n for s, n in statuses.items() if s >= 400) / len(logged))
+    by_version = Counter(r.version for r in logged if r.version)
+    assert {v.version: v.requests for v in health.versions} == dict(by_version)
+    assert by_version[2] >= statuses[200] + statuses[422]
+    latencies = np.array([r.latency_ms for r in logged])
+    assert health.p50_ms == pytest.approx(np.percentile(latencies, 50), rel=0.1)
+    assert sum(health.predictions.values()) == statuses[200]
+    assert health.live_version == 2 and health.drift.n_live_rows == statuses[200]
+
+
+def test_drifting_traffic_is_detected(served, tmp_path):
+    home, endpoint = served
+    X = load_dataset("digits").X
+    simulate(endpoint.url, "digits", X, key=endpoint.key, rps=80, duration=3, drift=4.0,
+             drift_start=0.0, random_state=7)
+    time.sleep(1.0)
+    report = Monitor(home).drift("digits", window=3)
+    assert report.n_live_rows > 50
+    assert report.status == "major" and report.drift_share > 0.1
+
+
+def test_simulate_command_creates_and_revokes_its_own_key(served, capsys):
+    home, endpoint = served
+    code = workbench_main(["simulate", "--home", str(home), "--model", "digits", "--url", endpoint.url,
+                           "--rps", "20", "--duration", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "sent" in out and "200:" in out
+    from workbench.serving.keys import KeyStore
+
+    store = KeyStore(home)
+    simulators = [k for k in store.list() if k.name.startswith("simulator-")]
+    store.close()
+    assert simulators and all(k.revoked for k in simulators)
+
+
+def test_simulator_drift_schedule_and_bad_arguments():
+    X = np.arange(20.0).reshape(10, 2)
+    sim = TrafficSimulator("http://127.0.0.1:9", "m", X, rps=10, duration=10, drift=2.0, drift_start=0.5)
+    assert sim.shift_at(0.25) == 0.0 and sim.shift_at(0.75) == pytest.approx(1.0) and sim.shift_at(1.0) == 2.0
+    with pytest.raises(ValueError, match="rps must be"):
+        TrafficSimulator("http://x", "m", X, rps=0)
+    with pytest.raises(ValueError, match="bad_fraction must be in"):
+        TrafficSimulator("http://x", "m", X, bad_fraction=2)
+    with pytest.raises(ValueError, match="non-empty 2-D array"):
+        TrafficSimulator("http://x", "m", X[0])
+
+
+def test_simulator_reports_an_unreachable_service():
+    from workbench.serving.endpoint import free_port
+
+    X = np.ones((3, 2))
+    result = simulate(f"http://127.0.0.1:{free_port()}", "m", X, rps=20, duration=0.3)
+    assert result.sent > 0 and result.failures == result.sent and result.statuses == {}

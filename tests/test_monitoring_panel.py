@@ -1,0 +1,78 @@
+"""The monitoring dashboard, driven through its methods; widget values read back."""
+import asyncio
+
+import numpy as np
+import pytest
+
+from workbench.data import load_dataset
+from workbench.models import LogisticRegression
+from workbench.monitoring import PredictionLog
+from workbench.panels.monitoring_panel import MonitoringDashboard
+from workbench.registry import Registry
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+def home(tmp_path):
+    iris = load_dataset("iris")
+    reg = Registry(tmp_path)
+    model = LogisticRegression(epochs=20, random_state=0).fit(iris.X, iris.y)
+    for _ in range(2):
+        reg.register("iris", model, reference=iris.X)
+    reg.set_alias("iris", "production", 2)
+    reg.close()
+    log = PredictionLog(tmp_path / "predictions.db", input_fraction=1.0, random_state=0)
+    for i in range(120):
+        log.record(model="iris", version=2, status=200 if i % 10 else 503, latency_ms=2.0 + i % 5,
+                   rows=1, outputs=[i % 3] if i % 10 else None, inputs=iris.X[i:i + 1] + 5.0,
+                   error=None if i % 10 else "not ready", time_=NOW - 60 + i * 0.5)
+    log.close()
+    return tmp_path
+
+
+def tile_value(dash, key):
+    html = dash._tiles[key].value
+    return html.split("class='wb-kpi-value'")[1].split(">", 1)[1].split("<", 1)[0]
+
+
+def test_refresh_fills_every_tile_from_the_log(home):
+    dash = MonitoringDashboard(home, window=300)
+    dash.refresh(now=NOW)
+    assert dash.model == "iris"
+    assert tile_value(dash, "version") == "v2"
+    assert tile_value(dash, "requests") == "120"
+    assert tile_value(dash, "rps") == "0.40"
+    assert tile_value(dash, "errors") == "10.0 %"
+    assert tile_value(dash, "drift") == "major"
+    assert dash.kpis["requests"] == 120 and dash.kpis["drift_status"] == "major"
+    assert "wb-alert" in dash._alerts.value and "error rate above 5%" in dash._alerts.value
+    assert "wb-drift-row" in dash._drift.value
+    assert "production → v2" in dash._history.value
+    assert dash._charts.outputs and "image/png" in dash._charts.outputs[0]["data"]
+
+
+def test_rollback_button_only_with_a_maintainer_key(home):
+    plain = MonitoringDashboard(home)
+    assert not plain.can_roll_back
+    with pytest.raises(PermissionError, match="maintainer key"):
+        plain.rollback()
+    with_key = MonitoringDashboard(home, url="http://127.0.0.1:9", maintainer_key="wb_x")
+    assert with_key.can_roll_back and with_key._rollback_button in with_key.children[-1].children
+
+
+def test_periodic_refresh_runs_on_the_event_loop(home):
+    dash = MonitoringDashboard(home, interval=0.05)
+
+    async def run():
+        dash.start()
+        await asyncio.sleep(0.3)
+        dash.stop()
+
+    asyncio.run(run())
+    assert dash.snapshot is not None and dash._task is None
+
+
+def test_an_empty_home_says_so(tmp_path):
+    dash = MonitoringDashboard(tmp_path)
+    assert dash.refresh() is None and "no model" in dash._updated.value

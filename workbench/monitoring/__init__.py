@@ -1,0 +1,16 @@
+"""Monitoring: the prediction log and what is computed from it — traffic, latency, errors, drift
+and alerts — plus a traffic simulator.
+
+Never imports the web framework, so a dashboard kernel starts fast.
+"""
+from .alerts import AlertRule, AlertStatus, DEFAULT_RULES
+from .drift import DriftReport, FeatureDrift, drift_report, psi
+from .log import FILENAME, PredictionLog, PredictionRecord, read_predictions
+from .monitor import ModelHealth, Monitor, Snapshot, TimeSeries, VersionHealth
+from .simulate import SimulationResult, TrafficSimulator, simulate
+
+__all__ = ["FILENAME", "PredictionLog", "PredictionRecord", "read_predictions",
+           "Monitor", "Snapshot", "ModelHealth", "VersionHealth", "TimeSeries",
+           "DriftReport", "FeatureDrift", "drift_report", "psi",
+           "AlertRule", "AlertStatus", "DEFAULT_RULES",
+           "TrafficSimulator", "SimulationResult", "simulate"]

@@ -1,0 +1,146 @@
+"""Alert rules: declared as data, evaluated on every refresh, their state shared through the home.
+
+A rule names a metric of a model's health, a threshold, and fires while the metric is above it:
+
+=========================  ==============================================================
+metric                     meaning
+=========================  ==============================================================
+``p99_latency_ms``         99th percentile of server-side latency over the window
+``error_rate``             share of requests answered with a 4xx or 5xx status (0–1)
+``drift_share``            share of input features whose PSI is in the major band (0–1)
+``seconds_since_request``  seconds since the model last answered a request
+=========================  ==============================================================
+
+State (``firing`` or ``resolved``, since when, last value) lives in the ``alert_state`` table of
+``<home>/predictions.db``, so every viewer of every dashboard sees the same alerts. Rules may be
+declared in Python or in ``<home>/alerts.json`` (a list of rule objects as in :meth:`AlertRule.as_dict`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+METRICS = ("p99_latency_ms", "error_rate", "drift_share", "seconds_since_request")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alert_state (
+    rule TEXT NOT NULL, model TEXT NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
+    value REAL, updated REAL NOT NULL,
+    PRIMARY KEY (rule, model)
+)
+"""
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """Fire while ``metric`` of ``model`` (every model when None) is above ``threshold``."""
+
+    name: str
+    metric: str
+    threshold: float
+    model: str | None = None
+
+    def __post_init__(self):
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown alert metric {self.metric!r}; choose one of {list(METRICS)}")
+        if not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold):
+            raise ValueError(f"alert threshold must be a finite number, got {self.threshold!r}")
+        if not self.name:
+            raise ValueError("an alert rule needs a name")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        unit = {"p99_latency_ms": " ms", "seconds_since_request": " s"}.get(self.metric, "")
+        value = (f"{self.threshold:.0%}" if self.metric in ("error_rate", "drift_share")
+                 else f"{self.threshold:g}{unit}")
+        return f"{self.metric} > {value}"
+
+
+def latency_above(ms: float, model=None) -> AlertRule:
+    return AlertRule(f"p99 latency above {ms:g} ms", "p99_latency_ms", ms, model)
+
+
+def error_rate_above(fraction: float, model=None) -> AlertRule:
+    return AlertRule(f"error rate above {fraction:.0%}", "error_rate", fraction, model)
+
+
+def drift_share_above(fraction: float, model=None) -> AlertRule:
+    return AlertRule(f"drift share above {fraction:.0%}", "drift_share", fraction, model)
+
+
+def no_traffic_for(seconds: float, model=None) -> AlertRule:
+    return AlertRule(f"no traffic for {seconds:g} s", "seconds_since_request", seconds, model)
+
+
+DEFAULT_RULES = (latency_above(250), error_rate_above(0.05), drift_share_above(0.25),
+                 no_traffic_for(60))
+
+
+def load_rules(home) -> tuple:
+    """Rules from ``<home>/alerts.json`` when it exists, else :data:`DEFAULT_RULES`."""
+    path = Path(home) / "alerts.json"
+    if not path.exists():
+        return DEFAULT_RULES
+    try:
+        items = json.loads(path.read_text())
+        return tuple(AlertRule(**item) for item in items)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path} must be a JSON list of rules like "
+                         f"{json.dumps(DEFAULT_RULES[0].as_dict())}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class AlertStatus:
+    """Where one rule stands for one model."""
+
+    rule: AlertRule
+    model: str
+    state: str  # "firing", "resolved" or "ok"
+    since: float
+    value: float | None
+
+    @property
+    def firing(self) -> bool:
+        return self.state == "firing"
+
+
+def evaluate(conn: sqlite3.Connection, rules, values: dict, now: float | None = None) -> list:
+    """Check every rule against ``values`` (model -> {metric: value}) and update the shared state.
+
+    A rule starts firing when its metric goes above the threshold and is *resolved* when it
+    comes back; ``since`` is when that last happened. A metric that is missing or NaN (no data)
+    leaves the rule's state as it was.
+    """
+    now = time.time() if now is None else now
+    out = []
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(SCHEMA)
+        for model, metrics in sorted(values.items()):
+            for rule in rules:
+                if rule.model not in (None, model):
+                    continue
+                value = metrics.get(rule.metric)
+                row = conn.execute("SELECT state, since, value FROM alert_state WHERE rule=? AND model=?",
+                                   (rule.name, model)).fetchone()
+                old_state, since, old_value = row if row else ("ok", now, None)
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    out.append(AlertStatus(rule, model, old_state, since, old_value))
+                    continue
+                above = value > rule.threshold
+                state = "firing" if above else ("resolved" if old_state in ("firing", "resolved") else "ok")
+                if state != old_state and not (old_state == "resolved" and state == "resolved"):
+                    since = now
+                conn.execute(
+                    "INSERT INTO alert_state (rule, model, state, since, value, updated) VALUES (?,?,?,?,?,?) "
+                    "ON CONFLICT (rule, model) DO UPDATE SET state=excluded.state, since=excluded.since, "
+                    "value=excluded.value, updated=excluded.updated",
+                    (rule.name, model, state, since, float(value), now))
+                out.append(AlertStatus(rule, model, state, since, float(value)))
+    return out

@@ -1,0 +1,76 @@
+"""``workbench simulate``: send realistic traffic to a running service, for a demo or a test."""
+from __future__ import annotations
+
+import os
+
+#: data sets the simulator can draw rows from, by the number of features a model takes
+_BY_WIDTH = {64: "digits", 4: "iris", 30: "breast_cancer", 13: "wine", 10: "diabetes"}
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "simulate", help="send realistic traffic (optionally drifting, with bad requests) to a service",
+        description="Draw rows from a data set and send them to a running service at a steady rate. "
+                    "The key comes from --key or $WORKBENCH_API_KEY; without either, a temporary "
+                    "predictor key is created in the home and revoked at the end.")
+    p.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
+    p.add_argument("--model", required=True, help="model name to call")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="service URL (default %(default)s)")
+    p.add_argument("--key", default=None, help="a predictor API key (default: $WORKBENCH_API_KEY)")
+    p.add_argument("--rps", type=float, default=20.0, help="requests per second (default %(default)s)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default %(default)s)")
+    p.add_argument("--drift", type=float, default=0.0,
+                   help="largest input shift, in standard deviations, reached at the end (default 0)")
+    p.add_argument("--drift-start", type=float, default=0.3,
+                   help="fraction of the run after which the drift starts (default %(default)s)")
+    p.add_argument("--bad-fraction", type=float, default=0.0, help="share of bad requests (default 0)")
+    p.add_argument("--dataset", default=None, help="data set to draw rows from (default: by the "
+                   "model's number of features)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def dataset_for(home, model: str, dataset: str | None):
+    """Rows to send: the named data set, or the bundled one whose width fits the live version."""
+    from ..data import load_dataset
+    from ..registry import Registry
+
+    if dataset is None:
+        with Registry(home) as registry:
+            width = registry.get_version(model).signature["n_features"]
+        dataset = _BY_WIDTH.get(width)
+        if dataset is None:
+            raise ValueError(f"model {model!r} takes {width} features and no bundled data set has that "
+                             f"many; name one with --dataset")
+    return load_dataset(dataset).X
+
+
+def run(args) -> int:
+    from ..home import resolve_home
+    from .simulate import TrafficSimulator
+
+    home = resolve_home(args.home)
+    X = dataset_for(home, args.model, args.dataset)
+    key, temporary = args.key or os.environ.get("WORKBENCH_API_KEY"), None
+    if not key:
+        from ..serving.keys import KeyStore
+
+        store = KeyStore(home)
+        temporary = f"simulator-{os.getpid()}-{os.urandom(3).hex()}"
+        key = store.create(temporary, "predictor")
+        store.close()
+    sim = TrafficSimulator(args.url, args.model, X, key=key, rps=args.rps, duration=args.duration,
+                           drift=args.drift, drift_start=args.drift_start,
+                           bad_fraction=args.bad_fraction, random_state=args.seed)
+    print(f"{sim!r}; Ctrl-C stops it")
+    try:
+        result = sim.run()
+    finally:
+        if temporary:
+            from ..serving.keys import KeyStore
+
+            store = KeyStore(home)
+            store.revoke(temporary)
+            store.close()
+    print(result)
+    return 0 if result.failures == 0 else 1

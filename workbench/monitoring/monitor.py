@@ -1,0 +1,262 @@
+"""``Monitor(home)``: the health of every served model, read from the prediction log's roll-ups
+and the registry, as frozen dataclasses that panels draw.
+
+All traffic figures come from the per-second roll-ups (:mod:`.rollup`), so a refresh reads a
+few thousand rows whatever the size of the log; drift reads only the sampled input rows of the
+window (at most ``drift_rows`` of them, newest first, through a partial index).
+"""
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from ..home import resolve_home
+from . import alerts as _alerts
+from .drift import DriftReport, drift_report
+from .log import FILENAME, connect
+from .rollup import percentile_from_buckets
+
+
+@dataclass(frozen=True)
+class VersionHealth:
+    """Traffic of one model version over the window."""
+
+    version: int
+    requests: int
+    share: float
+    p50_ms: float
+    p99_ms: float
+    error_rate: float
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """Per-step traffic: ``start`` (UNIX seconds of each step) and one value per step."""
+
+    start: np.ndarray
+    requests_per_s: np.ndarray
+    p50_ms: np.ndarray
+    p99_ms: np.ndarray
+    error_rate: np.ndarray
+
+
+@dataclass(frozen=True)
+class ModelHealth:
+    """Everything the dashboard shows about one model."""
+
+    model: str
+    window_s: float
+    requests: int
+    requests_per_s: float
+    rows: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    error_rate: float
+    errors_by_status: dict
+    versions: tuple
+    predictions: dict
+    last_request: float | None
+    aliases: dict
+    live_version: int | None
+    drift: DriftReport | None
+    timeseries: TimeSeries | None = None
+    metrics: dict = field(default_factory=dict)
+
+    def metric_values(self, now: float) -> dict:
+        """The values alert rules read (NaN where there is no data)."""
+        return {
+            "p99_latency_ms": self.p99_ms,
+            "error_rate": self.error_rate if self.requests else math.nan,
+            "drift_share": self.drift.drift_share if self.drift and self.drift.n_live_rows else math.nan,
+            "seconds_since_request": (now - self.last_request) if self.last_request else math.nan,
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One refresh: the health of each model and the alerts, at ``time``."""
+
+    time: float
+    window_s: float
+    models: dict
+    alerts: tuple
+
+    @property
+    def firing(self) -> list:
+        return [a for a in self.alerts if a.firing]
+
+
+class Monitor:
+    """Read-side of monitoring for one workbench home.
+
+    Parameters
+    ----------
+    home : path-like, optional
+        The workbench home (``$WORKBENCH_HOME`` or ``artifacts/`` by default).
+    rules : sequence of AlertRule, optional
+        Alert rules; by default those in ``<home>/alerts.json``, else the defaults.
+
+    Examples
+    --------
+    >>> mon = Monitor(home)                         # doctest: +SKIP
+    >>> snap = mon.snapshot(window=300)             # doctest: +SKIP
+    >>> snap.models["digits"].p99_ms                # doctest: +SKIP
+    """
+
+    def __init__(self, home=None, *, rules=None):
+        from ..registry import Registry
+
+        self.home = resolve_home(home)
+        self.registry = Registry(self.home)
+        self.rules = tuple(rules) if rules is not None else _alerts.load_rules(self.home)
+        self._conn = connect(self.home / FILENAME)
+        self._conn.execute(_alerts.SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"Monitor({str(self.home)!r}, {len(self.rules)} alert rules)"
+
+    def close(self) -> None:
+        self._conn.close()
+        self.registry.close()
+
+    # -- which models ------------------------------------------------------------------------
+    def models(self) -> list[str]:
+        """Registered models, and any other model the log has answered for."""
+        logged = [r[0] for r in self._conn.execute("SELECT DISTINCT model FROM rollup_status WHERE model != ''")]
+        return sorted(set(self.registry.models()) | set(logged))
+
+    def live_version(self, model: str) -> int | None:
+        """The version a request naming only the model gets: ``production``, else the latest."""
+        try:
+            aliases = self.registry.aliases(model)
+            return aliases.get("production") or self.registry.resolve(model)
+        except LookupError:
+            return None
+
+    # -- traffic -----------------------------------------------------------------------------
+    def health(self, model: str, *, window: float = 300, now: float | None = None,
+               step: float | None = None, drift_rows: int = 2000) -> ModelHealth:
+        """Health of ``model`` over the last ``window`` seconds before ``now``."""
+        now = time.time() if now is None else float(now)
+        lo, hi = int(math.floor(now - window)), int(math.floor(now))
+        q = self._conn.execute
+        args = (model, lo, hi)
+        status_rows = q("SELECT version, status, SUM(requests), SUM(rows) FROM rollup_status "
+                        "WHERE model=? AND second BETWEEN ? AND ? GROUP BY version, status", args).fetchall()
+        lat_rows = q("SELECT version, bucket, SUM(requests) FROM rollup_latency "
+                     "WHERE model=? AND second BETWEEN ? AND ? GROUP BY version, bucket", args).fetchall()
+        outputs = dict(q("SELECT output, SUM(count) FROM rollup_outputs WHERE model=? AND second "
+                         "BETWEEN ? AND ? GROUP BY output ORDER BY SUM(count) DESC", args).fetchall())
+        last = q("SELECT MAX(second) FROM rollup_status WHERE model=?", (model,)).fetchone()[0]
+
+        requests = sum(r[2] for r in status_rows)
+        errors = {}
+        for _, status, n, _ in status_rows:
+            if status >= 400:
+                errors[int(status)] = errors.get(int(status), 0) + int(n)
+        n_errors = sum(errors.values())
+        buckets = np.array([r[1] for r in lat_rows])
+        counts = np.array([r[2] for r in lat_rows])
+        pct = lambda b, c, p: percentile_from_buckets(b, c, p) if len(c) else math.nan
+        versions = []
+        for v in sorted({r[0] for r in status_rows} - {0}):
+            v_req = sum(r[2] for r in status_rows if r[0] == v)
+            v_err = sum(r[2] for r in status_rows if r[0] == v and r[1] >= 400)
+            mask = np.array([r[0] == v for r in lat_rows], dtype=bool)
+            versions.append(VersionHealth(int(v), int(v_req), v_req / requests if requests else 0.0,
+                                          pct(buckets[mask], counts[mask], 50),
+                                          pct(buckets[mask], counts[mask], 99),
+                                          v_err / v_req if v_req else 0.0))
+        try:
+            aliases = self.registry.aliases(model)
+        except LookupError:
+            aliases = {}
+        live = self.live_version(model)
+        return ModelHealth(
+            model=model, window_s=float(window), requests=int(requests),
+            requests_per_s=requests / window if window else 0.0,
+            rows=int(sum(r[3] for r in status_rows)),
+            p50_ms=pct(buckets, counts, 50), p95_ms=pct(buckets, counts, 95), p99_ms=pct(buckets, counts, 99),
+            error_rate=n_errors / requests if requests else 0.0, errors_by_status=errors,
+            versions=tuple(versions), predictions={k: int(v) for k, v in outputs.items()},
+            last_request=float(last) if last is not None else None, aliases=aliases, live_version=live,
+            drift=self.drift(model, live, window=window, now=now, max_rows=drift_rows) if live else None,
+            timeseries=self.timeseries(model, window=window, now=now, step=step),
+        )
+
+    def timeseries(self, model: str, *, window: float = 300, now: float | None = None,
+                   step: float | None = None) -> TimeSeries:
+        """Requests per second, p50/p99 latency and error rate in steps of ``step`` seconds
+        (about 60 steps over the window by default)."""
+        now = time.time() if now is None else float(now)
+        step = int(step or max(1, round(window / 60)))
+        lo, hi = int(math.floor(now - window)), int(math.floor(now))
+        n_steps = max(1, math.ceil((hi - lo + 1) / step))
+        start = lo + step * np.arange(n_steps)
+        req, err = np.zeros(n_steps), np.zeros(n_steps)
+        for k, n, e in self._conn.execute(
+                "SELECT (second - ?) / ?, SUM(requests), SUM(CASE WHEN status >= 400 THEN requests END) "
+                "FROM rollup_status WHERE model=? AND second BETWEEN ? AND ? GROUP BY 1",
+                (lo, step, model, lo, hi)):
+            req[k], err[k] = n, e or 0
+        per_step: dict = {}
+        for k, b, n in self._conn.execute(
+                "SELECT (second - ?) / ?, bucket, SUM(requests) FROM rollup_latency "
+                "WHERE model=? AND second BETWEEN ? AND ? GROUP BY 1, 2", (lo, step, model, lo, hi)):
+            per_step.setdefault(k, ([], []))
+            per_step[k][0].append(b)
+            per_step[k][1].append(n)
+        p50, p99 = np.full(n_steps, np.nan), np.full(n_steps, np.nan)
+        for k, (b, n) in per_step.items():
+            p50[k], p99[k] = percentile_from_buckets(b, n, 50), percentile_from_buckets(b, n, 99)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(req > 0, err / np.where(req > 0, req, 1), np.nan)
+        return TimeSeries(start.astype(np.float64), req / step, p50, p99, rate)
+
+    # -- drift -------------------------------------------------------------------------------
+    def live_inputs(self, model: str, *, window: float = 300, now: float | None = None,
+                    max_rows: int = 2000) -> np.ndarray:
+        """The newest sampled input rows of ``model`` in the window (at most ``max_rows``)."""
+        now = time.time() if now is None else float(now)
+        rows: list = []
+        cur = self._conn.execute(
+            "SELECT inputs FROM predictions WHERE model=? AND inputs IS NOT NULL AND time BETWEEN ? AND ? "
+            "ORDER BY time DESC", (model, now - window, now))
+        for (blob,) in cur:
+            rows.extend(orjson.loads(blob))
+            if len(rows) >= max_rows:
+                break
+        return np.asarray(rows[:max_rows], dtype=np.float64)
+
+    def drift(self, model: str, version: int | None = None, *, window: float = 300,
+              now: float | None = None, max_rows: int = 2000) -> DriftReport | None:
+        """Drift of the window's sampled inputs against ``version``'s reference (default: live).
+        None when that version was registered without a reference."""
+        version = version or self.live_version(model)
+        if version is None:
+            return None
+        reference = self.registry.reference(model, version)
+        if reference is None:
+            return None
+        X = self.live_inputs(model, window=window, now=now, max_rows=max_rows)
+        if X.ndim != 2 or (X.size and X.shape[1] != len(reference["feature_names"])):
+            X = np.empty((0, len(reference["feature_names"])))
+        return drift_report(reference, X, model=model, version=version)
+
+    # -- one refresh -------------------------------------------------------------------------
+    def snapshot(self, *, window: float = 300, now: float | None = None, models=None,
+                 step: float | None = None) -> Snapshot:
+        """Health of every model (or of ``models``) and the alert states after this refresh."""
+        now = time.time() if now is None else float(now)
+        names = list(models) if models is not None else self.models()
+        healths = {m: self.health(m, window=window, now=now, step=step) for m in names}
+        values = {m: h.metric_values(now) for m, h in healths.items()}
+        states = _alerts.evaluate(self._conn, self.rules, values, now=now)
+        return Snapshot(now, float(window), healths, tuple(states))

@@ -1,0 +1,223 @@
+"""The monitoring dashboard: is the service up and fast, which version is live, is the data drifting.
+
+It draws what :class:`workbench.monitoring.Monitor` computes; it computes nothing itself.
+``refresh()`` redraws everything once; ``start()`` refreshes every few seconds from an asyncio
+task on the kernel's event loop, which works in JupyterLab and in Voila alike (a blocking loop
+would stop the page from loading). Charts are swapped in as whole PNG outputs and the other
+parts are updated under ``hold_sync()``, so a refresh never flickers.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from html import escape
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..monitoring import Monitor
+from .plots import figure_to_output
+from .dashboard_html import (alerts_html, drift_table_html, history_html, kpi_tile, versions_html)
+
+WINDOWS = {"last minute": 60, "last 5 minutes": 300, "last 15 minutes": 900, "last hour": 3600}
+
+
+class MonitoringDashboard(widgets.VBox):
+    """A live dashboard over one workbench home.
+
+    Parameters
+    ----------
+    home : path-like, optional
+        The workbench home (``$WORKBENCH_HOME`` by default).
+    model : str, optional
+        The model to show first (default: the first registered one).
+    window : int, default=300
+        Seconds of traffic each refresh looks at.
+    interval : float, default=3
+        Seconds between refreshes once :meth:`start` is called.
+    url, maintainer_key : str, optional
+        The service's URL and a ``maintainer`` API key. With both, the version history shows a
+        *Roll back* button that calls the service's management API.
+
+    Examples
+    --------
+    >>> dash = MonitoringDashboard(home, model="digits")   # doctest: +SKIP
+    >>> dash.refresh(); dash.kpis["p99"]                    # doctest: +SKIP
+    """
+
+    def __init__(self, home=None, *, model=None, window: int = 300, interval: float = 3.0,
+                 url: str | None = None, maintainer_key: str | None = None, monitor=None):
+        self.monitor = monitor if monitor is not None else Monitor(home)
+        self.interval = float(interval)
+        self.url, self._maintainer_key = url, maintainer_key
+        self._task = None
+        self.snapshot = None
+        self.kpis: dict = {}
+        models = self.monitor.models()
+        self._model = widgets.Dropdown(description="model", options=models or ["(no models yet)"],
+                                       value=model if model in models else (models[0] if models else "(no models yet)"))
+        self._window = widgets.Dropdown(description="window", options=list(WINDOWS.items()), value=window
+                                        if window in WINDOWS.values() else 300)
+        self._updated = widgets.HTML()
+        self._tiles = {key: widgets.HTML(layout=widgets.Layout(min_width="130px", flex="1 1 0"))
+                       for key in ("version", "rps", "requests", "p50", "p99", "errors", "drift")}
+        for key, tile in self._tiles.items():
+            tile.add_class("wb-kpi")
+            tile.add_class(f"wb-kpi-{key}")
+        self._charts = widgets.Output()
+        self._charts.add_class("wb-charts")
+        self._versions = widgets.HTML()
+        self._versions.add_class("wb-versions")
+        self._drift = widgets.HTML()
+        self._drift.add_class("wb-drift")
+        self._alerts = widgets.HTML()
+        self._alerts.add_class("wb-alerts")
+        self._history = widgets.HTML()
+        self._history.add_class("wb-history")
+        self._rollback_button = widgets.Button(description="Roll back production", icon="undo",
+                                               button_style="warning")
+        self._rollback_button.on_click(lambda _: self.rollback())
+        self._message = widgets.HTML()
+        self._model.observe(lambda _: self.refresh(), names="value")
+        self._window.observe(lambda _: self.refresh(), names="value")
+        controls = [self._rollback_button] if self.can_roll_back else []
+        super().__init__([
+            widgets.HBox([self._model, self._window, self._updated]),
+            widgets.HBox(list(self._tiles.values()), layout=widgets.Layout(flex_flow="row wrap")),
+            self._alerts,
+            self._charts,
+            widgets.HBox([self._versions, self._drift], layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.VBox([widgets.HTML("<h4>Version history</h4>"), self._history, *controls, self._message]),
+        ])
+        self.add_class("wb-dashboard")
+
+    # -- public actions ----------------------------------------------------------------------
+    @property
+    def model(self) -> str | None:
+        value = self._model.value
+        return None if value == "(no models yet)" else value
+
+    @property
+    def can_roll_back(self) -> bool:
+        return bool(self.url and self._maintainer_key)
+
+    def refresh(self, now: float | None = None):
+        """Recompute the snapshot and redraw every part; returns the snapshot."""
+        models = self.monitor.models()
+        if models and list(self._model.options) != models:
+            current = self._model.value
+            self._model.options = models
+            self._model.value = current if current in models else models[0]
+        name = self.model
+        if name is None:
+            self._updated.value = "<i>no model is registered in this home yet</i>"
+            return None
+        snap = self.monitor.snapshot(window=self._window.value, now=now, models=[name])
+        health = snap.models[name]
+        self.snapshot = snap
+        self.kpis = _kpis(health)
+        with self.hold_sync():
+            for key, tile in self._tiles.items():
+                tile.value = kpi_tile(*self.kpis_display(health)[key])
+            self._alerts.value = alerts_html([a for a in snap.alerts if a.model == name])
+            self._versions.value = versions_html(health)
+            self._drift.value = drift_table_html(health.drift)
+            self._history.value = history_html(self.monitor.registry.history(name)[-8:])
+            self._updated.value = f"<span class='wb-updated'>updated {time.strftime('%H:%M:%S', time.localtime(snap.time))}</span>"
+        self._charts.outputs = (figure_to_output(_charts_figure(health)),)
+        return snap
+
+    def kpis_display(self, health) -> dict:
+        """Each tile as (label, value text, note, tone)."""
+        k = self.kpis
+        live = health.live_version
+        alias = "production" if "production" in health.aliases else "latest"
+        drift = health.drift
+        return {
+            "version": ("live version", f"v{live}" if live else "–", alias, "neutral"),
+            "rps": ("requests / s", _fmt(k["rps"], 2), f"over {int(health.window_s)} s", "neutral"),
+            "requests": ("requests", str(k["requests"]), "in the window", "neutral"),
+            "p50": ("p50 latency", _fmt(k["p50"], 1, " ms"), "median", "neutral"),
+            "p99": ("p99 latency", _fmt(k["p99"], 1, " ms"), "tail", "bad" if k["p99"] > 250 else "neutral"),
+            "errors": ("errors", _fmt(100 * k["error_rate"], 1, " %"),
+                       ", ".join(f"{s}: {n}" for s, n in sorted(health.errors_by_status.items())) or "none",
+                       "bad" if k["error_rate"] > 0.05 else "good"),
+            "drift": ("data drift", drift.status if drift else "no reference",
+                      f"{drift.drift_share:.0%} of features" if drift and drift.n_live_rows else "",
+                      {"major": "bad", "moderate": "warn", "stable": "good"}.get(drift.status if drift else "", "neutral")),
+        }
+
+    def rollback(self, alias: str = "production"):
+        """Ask the service to move ``alias`` back to its previous version (maintainer key)."""
+        if not self.can_roll_back:
+            raise PermissionError("rolling back needs the service URL and a maintainer key")
+        import httpx
+
+        response = httpx.post(f"{self.url.rstrip('/')}/v2/models/{self.model}/aliases/{alias}/rollback",
+                              headers={"Authorization": f"Bearer {self._maintainer_key}"}, timeout=10)
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        if response.status_code >= 400:
+            self._message.value = f"<span style='color:#b00'>roll back refused: {escape(str(body.get('error', response.text)))}</span>"
+        else:
+            self._message.value = f"<span>{alias} rolled back to v{escape(str(body.get('version', '?')))}</span>"
+            self.refresh()
+        return response.status_code
+
+    def start(self, interval: float | None = None):
+        """Refresh every ``interval`` seconds from a task on the running event loop."""
+        if interval is not None:
+            self.interval = float(interval)
+        self.stop()
+
+        async def loop():
+            while True:
+                try:
+                    self.refresh()
+                except Exception as exc:  # keep the dashboard alive; show what went wrong
+                    self._message.value = f"<span style='color:#b00'>refresh failed: {escape(str(exc))}</span>"
+                await asyncio.sleep(self.interval)
+
+        self._task = asyncio.ensure_future(loop())
+        return self._task
+
+    def stop(self):
+        """Stop the periodic refresh."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
+def _fmt(value, digits, unit=""):
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}{unit}"
+
+
+def _kpis(health) -> dict:
+    return {"live_version": health.live_version, "rps": health.requests_per_s, "requests": health.requests,
+            "p50": health.p50_ms, "p99": health.p99_ms, "error_rate": health.error_rate,
+            "drift_share": health.drift.drift_share if health.drift else None,
+            "drift_status": health.drift.status if health.drift else None}
+
+
+def _charts_figure(health) -> Figure:
+    """Throughput and latency over time, and the prediction distribution, side by side."""
+    fig = Figure(figsize=(11, 2.8), layout="constrained")
+    ax_rps, ax_lat, ax_pred = fig.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
+    ts = health.timeseries
+    if ts is not None and len(ts.start):
+        t = ts.start - ts.start[-1]
+        ax_rps.plot(t, ts.requests_per_s, color="#1f77b4")
+        ax_rps.fill_between(t, ts.requests_per_s * np.nan_to_num(ts.error_rate), color="#d62728", alpha=0.5,
+                            label="errors")
+        ax_lat.plot(t, ts.p50_ms, label="p50")
+        ax_lat.plot(t, ts.p99_ms, label="p99")
+        ax_lat.legend(loc="upper left", fontsize="small")
+    ax_rps.set(title="requests / s", xlabel="seconds ago")
+    ax_lat.set(title="latency (ms)", xlabel="seconds ago")
+    items = list(health.predictions.items())[:12]
+    if items:
+        ax_pred.bar([k for k, _ in items], [v for _, v in items], color="#7f7f7f")
+    ax_pred.set(title="predictions")
+    ax_pred.tick_params(axis="x", labelsize="small")
+    return fig
