@@ -10,10 +10,12 @@ from .base import SPEC_FORMAT, WorkbenchModel
 from .linear import LinearRegression, LogisticRegression
 from .mlp import MLPClassifier, MLPRegressor
 from .optimizers import SGD, Adam, Momentum, Optimizer, RMSprop, make_optimizer
+from .quantized import QuantizedClassifier, QuantizedRegressor
 
 #: class name -> class, for :func:`from_spec`
 MODEL_CLASSES = {cls.__name__: cls for cls in (LinearRegression, LogisticRegression,
-                                               MLPClassifier, MLPRegressor)}
+                                               MLPClassifier, MLPRegressor,
+                                               QuantizedClassifier, QuantizedRegressor)}
 
 
 def from_spec(spec: dict, arrays: dict) -> WorkbenchModel:
@@ -35,5 +37,6 @@ def from_spec(spec: dict, arrays: dict) -> WorkbenchModel:
 
 
 __all__ = ["LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
+           "QuantizedClassifier", "QuantizedRegressor",
            "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "make_optimizer",
            "from_spec", "MODEL_CLASSES", "WorkbenchModel"]
