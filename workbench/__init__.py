@@ -26,6 +26,13 @@ _EXPORTS = {
     "Callback": "workbench.training",
     "EarlyStopping": "workbench.training",
     "resolve_home": "workbench.home",
+    "Registry": "workbench.registry",
+    "deploy": "workbench.serving",
+    "Monitor": "workbench.monitoring",
+    "quantize": "workbench.optimize",
+    "prune": "workbench.optimize",
+    "permutation_importance": "workbench.explain",
+    "saliency": "workbench.explain",
 }
 
 
