@@ -101,3 +101,19 @@ def test_simulator_reports_an_unreachable_service():
     X = np.ones((3, 2))
     result = simulate(f"http://127.0.0.1:{free_port()}", "m", X, rps=20, duration=0.3)
     assert result.sent > 0 and result.failures == result.sent and result.statuses == {}
+
+
+def test_dashboard_rolls_back_through_the_service_with_a_maintainer_key(served):
+    # last in this module: it moves production from v2 back to v1
+    from workbench.panels.monitoring_panel import MonitoringDashboard
+
+    home, endpoint = served
+    dash = MonitoringDashboard(home, model="digits", url=endpoint.url, maintainer_key=endpoint.key)
+    dash.refresh()
+    assert dash.kpis["live_version"] == 2
+    assert dash.rollback() == 200
+    assert "rolled back to v1" in dash._message.value and dash.kpis["live_version"] == 1
+    assert dash.rollback() == 409  # nothing further back: refused, and the reason is shown
+    assert "roll back refused" in dash._message.value
+    viewer = MonitoringDashboard(home, model="digits", url=endpoint.url, maintainer_key="wb_00000000_" + "x" * 43)
+    assert viewer.rollback() == 401

@@ -1,8 +1,8 @@
 """The main job, ``workbench demo``: train → register → serve → simulate traffic → Voila dashboard.
 
 1. If the home has no ``digits`` model, train two versions of a digits MLP and register them
-   (v1 small, v2 larger; ``production`` → v2, ``staging`` → v1), each with its training inputs as
-   the drift reference.
+   (v1 small, v2 larger), each with its training inputs as the drift reference; ``production``
+   points first at v1, then at v2, so the dashboard's *Roll back* button has somewhere to go.
 2. Start the inference service on 127.0.0.1 (with a maintainer key for the dashboard's rollback).
 3. Start the traffic simulator: steady requests, a few bad ones, and input drift arriving after
    a minute.
@@ -64,7 +64,8 @@ def train_digits_versions(home, *, progress: bool = True) -> list:
                                                                          "epochs": epochs},
                 tags={"data": "digits"}, description=f"digits MLP {sizes}, {epochs} epochs",
                 reference=X_train))
-        registry.set_alias("digits", "staging", versions[0].version)
+        # v1 went live first, then v2 was promoted: production can be rolled back to v1
+        registry.set_alias("digits", "production", versions[0].version)
         registry.set_alias("digits", "production", versions[1].version)
         return versions
 

@@ -133,7 +133,8 @@ class MonitoringDashboard(widgets.VBox):
         """Each tile as (label, value text, note, tone)."""
         k = self.kpis
         live = health.live_version
-        alias = "production" if "production" in health.aliases else "latest"
+        others = " · ".join(f"{a} v{v}" for a, v in sorted(health.aliases.items()) if a != "production")
+        alias = ("production" if "production" in health.aliases else "latest") + (f" · {others}" if others else "")
         drift = health.drift
         return {
             "version": ("live version", f"v{live}" if live else "–", alias, "neutral"),
@@ -161,7 +162,7 @@ class MonitoringDashboard(widgets.VBox):
         if response.status_code >= 400:
             self._message.value = f"<span style='color:#b00'>roll back refused: {escape(str(body.get('error', response.text)))}</span>"
         else:
-            self._message.value = f"<span>{alias} rolled back to v{escape(str(body.get('version', '?')))}</span>"
+            self._message.value = f"<span>{alias} rolled back to v{escape(str(body.get('model_version', '?')))}</span>"
             self.refresh()
         return response.status_code
 
