@@ -33,6 +33,7 @@ from ..registry import (AliasInUseError, ArchivedVersionError, IntegrityError, I
                         InvalidNameError, NothingToRollBackError)
 from . import inference, openapi
 from .auth import Authenticator
+from .batching import BatchConfig
 from .errors import ApiError, error_response
 from .keys import KeyStore
 from .metrics import ServingMetrics
@@ -99,7 +100,7 @@ def _watch(state: ServingState, interval: float, preload: bool) -> None:
 
 def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
                input_fraction: float = 0.1, poll_interval: float = 0.2, max_versions: int = 8,
-               preload: bool = True) -> "ServingApp":
+               preload: bool = True, batching: BatchConfig | None = None) -> "ServingApp":
     """Return the inference service of a workbench home as an ASGI app.
 
     Parameters
@@ -118,6 +119,9 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         Versions addressed by number kept loaded per worker.
     preload : bool, default=True
         Load every model's served version at start (``/v2/health/ready`` is 503 until done).
+    batching : BatchConfig, optional
+        Adaptive batching of concurrent requests (off by default); registry tags
+        ``serving.batch_max_rows`` / ``serving.batch_max_delay_ms`` of a version override it.
 
     Examples
     --------
@@ -126,6 +130,7 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
     """
     home = resolve_home(home)
     limits = limits or Limits()
+    batching = batching or BatchConfig()
     if not (isinstance(poll_interval, (int, float)) and 0 < poll_interval <= 1):
         raise ValueError(f"poll_interval must be in (0, 1] seconds, got {poll_interval!r}")
     if not (isinstance(input_fraction, (int, float)) and 0 <= input_fraction <= 1):
@@ -136,7 +141,8 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         metrics = ServingMetrics()
         state = ServingState(
             home=home, auth=Authenticator(KeyStore(home) if auth else None),
-            cache=ModelCache(home, max_versions=max_versions, on_load=metrics.model_loaded),
+            cache=ModelCache(home, max_versions=max_versions, on_load=metrics.model_loaded,
+                             batching=batching, on_batch=metrics.observe_batch),
             metrics=metrics, log=PredictionLog(home / FILENAME, input_fraction=input_fraction),
             limits=limits)
         app.state.serving = state
@@ -247,6 +253,7 @@ def app_from_env() -> FastAPI:
 
     config = json.loads(os.environ.get("WORKBENCH_SERVE_CONFIG", "{}"))
     limits = Limits(**config.pop("limits", {}))
+    batching = BatchConfig(**config.pop("batching", {}))
     logging.basicConfig(level=config.pop("log_level", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")
-    return create_app(config.pop("home", None), limits=limits, **config)
+    return create_app(config.pop("home", None), limits=limits, batching=batching, **config)

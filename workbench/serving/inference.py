@@ -160,7 +160,10 @@ class InferenceEndpoint:
                 parsed = parse_v1(payload, loaded.signature, state.limits)
             X = parsed.X
             rows = len(X)
-            if rows <= THREAD_ROWS:
+            batcher = loaded.batcher
+            if batcher is not None:
+                result = await batcher.run(X)
+            elif rows <= THREAD_ROWS:
                 result = loaded.run(X)
             else:
                 result = await run_in_threadpool(loaded.run, X)

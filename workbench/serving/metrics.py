@@ -21,6 +21,12 @@ Metrics
     model versions loaded into a worker (result ``ok`` or ``error``).
 ``workbench_model_live_version{model}``
     version a model's name (no version, no alias) is served by.
+``workbench_batch_rows{model}``
+    rows per merged forward pass (adaptive batching only).
+``workbench_batch_queue_wait_seconds{model}``
+    time each batched request waited in the queue before its batch ran.
+``workbench_shadow_requests_total{model,version,result}``
+    copies of live requests answered by a shadow version (``ok``, ``error``, ``dropped``).
 """
 from __future__ import annotations
 
@@ -36,6 +42,16 @@ from prometheus_client.registry import Collector
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                     5.0, 10.0)
 _ROW_BUCKETS = (1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+_WAIT_BUCKETS = (0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
+_HISTOGRAMS = (
+    ("workbench_request_latency_seconds", "Server-side latency of inference requests.",
+     "latency", _LATENCY_BUCKETS),
+    ("workbench_request_rows", "Rows per inference request.", "rows", _ROW_BUCKETS),
+    ("workbench_batch_rows", "Rows per merged forward pass (adaptive batching).", "batch_rows",
+     _BATCH_BUCKETS),
+    ("workbench_batch_queue_wait_seconds", "Queue wait of batched requests before their batch "
+     "ran.", "queue_wait", _WAIT_BUCKETS))
 
 
 def multiprocess_dir() -> str | None:
@@ -55,6 +71,8 @@ class _RequestCollector(Collector):
         self.counts: dict = {}
         self.latency: dict = {}
         self.rows: dict = {}
+        self.batch_rows: dict = {}
+        self.queue_wait: dict = {}
 
     @staticmethod
     def _add(table, label, bounds, value):
@@ -78,11 +96,10 @@ class _RequestCollector(Collector):
         for labels, n in self.counts.items():
             requests.add_metric(list(labels), n)
         yield requests
-        for name, doc, table, bounds in [
-                ("workbench_request_latency_seconds", "Server-side latency of inference "
-                 "requests.", self.latency, _LATENCY_BUCKETS),
-                ("workbench_request_rows", "Rows per inference request.", self.rows,
-                 _ROW_BUCKETS)]:
+        for name, doc, attr, bounds in _HISTOGRAMS:
+            table = getattr(self, attr)
+            if not table and attr in ("batch_rows", "queue_wait"):
+                continue
             family = HistogramMetricFamily(name, doc, labels=["model"])
             for model, (counts, total) in table.items():
                 cumulative, buckets = 0, []
@@ -116,6 +133,10 @@ class ServingMetrics:
                                      buckets=_LATENCY_BUCKETS)
             self.rows = Histogram("workbench_request_rows", "Rows per inference request.",
                                   ["model"], buckets=_ROW_BUCKETS)
+            self.batch_rows = Histogram(_HISTOGRAMS[2][0], _HISTOGRAMS[2][1], ["model"],
+                                        buckets=_BATCH_BUCKETS)
+            self.queue_wait = Histogram(_HISTOGRAMS[3][0], _HISTOGRAMS[3][1], ["model"],
+                                        buckets=_WAIT_BUCKETS)
             self._collector = None
         else:
             self._collector = _RequestCollector()
@@ -127,6 +148,9 @@ class ServingMetrics:
         self.live_version = Gauge("workbench_model_live_version", "Version that answers for a "
                                   "model's bare name.", ["model"], registry=own,
                                   multiprocess_mode="mostrecent")
+        self.shadow = Counter("workbench_shadow_requests", "Copies of live requests answered "
+                              "by a shadow version.", ["model", "version", "result"],
+                              registry=own)
         self._children: dict = {}
         self._active = 0
         if not self.multiprocess:   # read at scrape time: nothing to do per request
@@ -167,6 +191,23 @@ class ServingMetrics:
         children[1].observe(seconds)
         if rows:
             children[2].observe(rows)
+
+    def observe_batch(self, model: str, version: int, rows: int, waits) -> None:
+        """Count one merged forward pass of ``rows`` rows and each request's queue wait."""
+        if self._collector is not None:
+            table = self._collector
+            table._add(table.batch_rows, model, _BATCH_BUCKETS, rows)
+            for wait in waits:
+                table._add(table.queue_wait, model, _WAIT_BUCKETS, wait)
+            return
+        self.batch_rows.labels(model).observe(rows)
+        child = self.queue_wait.labels(model)
+        for wait in waits:
+            child.observe(wait)
+
+    def shadow_done(self, model: str, version: int, result: str) -> None:
+        """Count one shadow call (``ok``, ``error`` or ``dropped``)."""
+        self.shadow.labels(model, str(version), result).inc()
 
     def model_loaded(self, model: str, version: int, ok: bool) -> None:
         """Count one model load attempt."""

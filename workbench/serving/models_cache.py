@@ -19,6 +19,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..registry import Registry
+from .batching import BatchConfig, Batcher
 from .protocol import v2_datatype
 
 logger = logging.getLogger("workbench.serving")
@@ -38,10 +39,13 @@ class LoadedModel:
         As ``model.signature()``: task, n_features, feature_names, dtype, n_outputs, classes.
     output_names : tuple of str
         ``("label", "probabilities")`` for classifiers, ``("predictions",)`` for regressors.
+    batcher : Batcher or None
+        Merges concurrent requests when batching is on for this version (see :mod:`.batching`).
     """
 
     def __init__(self, name: str, version: int, model, signature: dict | None = None):
         self.name, self.version, self.model = name, int(version), model
+        self.batcher = None
         self.signature = dict(signature or model.signature())
         self.classifier = self.signature.get("task") == "classification"
         self.float_datatype = v2_datatype(self.signature.get("dtype") or "float64")
@@ -95,13 +99,20 @@ class ModelCache:
         an alias or a bare name resolves to are always kept.
     on_load : callable(name, version, ok), optional
         Called after every load attempt (metrics).
+    batching : BatchConfig, optional
+        Server-wide batching; each version's registry tags may override it.
+    on_batch : callable(name, version, rows, waits), optional
+        Called after every merged batch (metrics).
     """
 
-    def __init__(self, home, *, max_versions: int = 8, on_load=None):
+    def __init__(self, home, *, max_versions: int = 8, on_load=None,
+                 batching: BatchConfig | None = None, on_batch=None):
         self.registry = Registry(home, author="workbench-serving")
         self.home = self.registry.home
         self.max_versions = max_versions
         self.on_load = on_load
+        self.batching = batching or BatchConfig()
+        self.on_batch = on_batch
         self._routes: dict[tuple, LoadedModel] = {}     # (name, None | alias) -> model
         self._pinned: OrderedDict = OrderedDict()       # (name, version) -> model, LRU
         self._load_lock = threading.RLock()
@@ -186,6 +197,21 @@ class ModelCache:
         self.registry.close()
 
     # -- internals -----------------------------------------------------------------------
+    def _batcher(self, loaded: LoadedModel, tags: dict) -> Batcher | None:
+        try:
+            config = self.batching.for_tags(tags)
+        except ValueError as exc:
+            logger.warning("%s v%s: ignoring its batching tags (%s)", loaded.name,
+                           loaded.version, exc)
+            config = self.batching
+        if not config.enabled:
+            return None
+        observe = None
+        if self.on_batch is not None:
+            def observe(rows, waits, _name=loaded.name, _version=loaded.version):
+                self.on_batch(_name, _version, rows, waits)
+        return Batcher(loaded.run, config, observe)
+
     def _resolve_version(self, name: str, selector) -> int:
         if selector is None:
             target = self.registry.aliases(name).get(DEFAULT_ALIAS)
@@ -208,6 +234,7 @@ class ModelCache:
                 record = self.registry.get_version(name, version=version)
                 found = LoadedModel(name, version, self.registry.load(name, version=version),
                                     record.signature)
+                found.batcher = self._batcher(found, record.tags)
             except Exception:
                 if self.on_load:
                     self.on_load(name, version, False)

@@ -48,7 +48,8 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
           ssl_certfile=None, ssl_keyfile=None, auth: bool = True, input_fraction: float = 0.1,
           max_rows: int = 10_000, max_body_bytes: int = 8 * 1024 * 1024,
           log_level: str = "info", access_log: bool = False,
-          exit_with_parent: int | None = None) -> None:
+          exit_with_parent: int | None = None, batch_max_rows: int = 0,
+          batch_max_delay_ms: float = 2.0) -> None:
     """Serve every model of a workbench home until interrupted.
 
     Raises
@@ -74,10 +75,14 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
     for path in (ssl_certfile, ssl_keyfile):
         if path and not os.path.isfile(path):
             raise ValueError(f"TLS file {path} does not exist")
+    from .batching import BatchConfig
+
+    BatchConfig(batch_max_rows, batch_max_delay_ms)       # refuse bad values before starting
     home = resolve_home(home)
     os.environ["WORKBENCH_SERVE_CONFIG"] = json.dumps({
         "home": str(home), "auth": auth, "input_fraction": input_fraction,
         "limits": {"max_rows": max_rows, "max_body_bytes": max_body_bytes},
+        "batching": {"max_batch_rows": batch_max_rows, "max_delay_ms": batch_max_delay_ms},
         "log_level": log_level})
     metrics_dir = None
     if workers > 1:
@@ -116,6 +121,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="request body limit in bytes")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--batch-max-rows", type=int, default=0, metavar="ROWS",
+                        help="merge concurrent requests into batches of up to ROWS rows "
+                             "(default 0: off; registry tag serving.batch_max_rows overrides)")
+    parser.add_argument("--batch-max-delay-ms", type=float, default=2.0, metavar="MS",
+                        help="longest wait of a request for its batch to fill (default 2)")
     parser.add_argument("--access-log", action="store_true", help="log every request line")
     parser.add_argument("--exit-with-parent", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -126,7 +136,8 @@ def run_args(args) -> int:
           ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile, auth=not args.no_auth,
           input_fraction=args.log_inputs, max_rows=args.max_rows,
           max_body_bytes=args.max_body_bytes, log_level=args.log_level,
-          access_log=args.access_log, exit_with_parent=args.exit_with_parent)
+          access_log=args.access_log, exit_with_parent=args.exit_with_parent,
+          batch_max_rows=args.batch_max_rows, batch_max_delay_ms=args.batch_max_delay_ms)
     return 0
 
 
