@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ from _common import table, write_results  # noqa: E402
 from workbench.demo import ROOT, train_digits_versions, voila_command  # noqa: E402
 from workbench.monitoring import Monitor, PredictionLog  # noqa: E402
 from workbench.monitoring.log import FILENAME  # noqa: E402
+from workbench.processes import stop_process_group  # noqa: E402
 
 
 def fill_log(home: Path, n: int, rate: float = 500.0) -> float:
@@ -145,8 +145,7 @@ def voila_first_render(notebook: Path, selector: str, env: dict) -> float:
             browser.close()
         return elapsed
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
+        stop_process_group(proc)
 
 
 def voila_rows(repeats):

@@ -5,7 +5,6 @@ Needs Debian's ``chromium`` (installed by ``make test``); never downloads a brow
 """
 import os
 import shutil
-import signal
 import subprocess
 import time
 
@@ -15,6 +14,7 @@ import pytest
 from workbench.data import load_dataset
 from workbench.demo import ROOT, train_digits_versions, voila_command
 from workbench.monitoring import Monitor, read_predictions, simulate
+from workbench.processes import stop_process_group
 from workbench.serving import deploy
 from workbench.serving.endpoint import free_port
 
@@ -62,13 +62,7 @@ def voila(service, tmp_path_factory):
             time.sleep(0.2)
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop_process_group(proc, timeout=10)
 
 
 def tile(page, key) -> str:

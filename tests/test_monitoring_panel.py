@@ -1,7 +1,6 @@
 """The monitoring dashboard, driven through its methods; widget values read back."""
 import asyncio
 
-import numpy as np
 import pytest
 
 from workbench.data import load_dataset

@@ -13,12 +13,13 @@ Ctrl-C stops all of them.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from .processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "notebooks" / "04_monitoring.ipynb"
@@ -115,12 +116,7 @@ def run(args) -> int:
         print("\nstopping …")
         return 0
     finally:
-        if voila.poll() is None:
-            os.killpg(voila.pid, signal.SIGTERM)
-            try:
-                voila.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(voila.pid, signal.SIGKILL)
+        stop_process_group(voila, timeout=10)
         endpoint.stop()
         store = KeyStore(home)
         store.revoke(sim_key_name)

@@ -8,10 +8,8 @@ window (at most ``drift_rows`` of them, newest first, through a partial index).
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import orjson
