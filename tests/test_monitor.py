@@ -49,7 +49,8 @@ def test_snapshot_counts_and_percentiles(home):
     h = snap.models["iris"]
     assert h.requests == 600 and h.rows == 600
     assert h.errors_by_status == {422: 30} and h.error_rate == pytest.approx(0.05)
-    assert h.requests_per_s == pytest.approx(5.0)
+    assert h.requests_per_s == pytest.approx(5.0)  # over the whole 120 s window
+    assert h.recent_requests_per_s == pytest.approx(6.0)  # the last minute: 360 requests
     for q, got in ((50, h.p50_ms), (95, h.p95_ms), (99, h.p99_ms)):
         assert abs(got / np.percentile(latencies, q) - 1) < 0.091
     assert {v.version: v.requests for v in h.versions} == {1: 400, 2: 200}

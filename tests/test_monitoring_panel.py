@@ -41,7 +41,8 @@ def test_refresh_fills_every_tile_from_the_log(home):
     assert dash.model == "iris"
     assert tile_value(dash, "version") == "v2"
     assert tile_value(dash, "requests") == "120"
-    assert tile_value(dash, "rps") == "0.40"
+    # the current rate: the last 60 complete seconds hold all 120 requests
+    assert tile_value(dash, "rps") == f"{dash.snapshot.models['iris'].recent_requests_per_s:.2f}" == "2.00"
     assert tile_value(dash, "errors") == "10.0 %"
     assert tile_value(dash, "drift") == "major"
     assert dash.kpis["requests"] == 120 and dash.kpis["drift_status"] == "major"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import orjson
@@ -19,6 +19,9 @@ from . import alerts as _alerts
 from .drift import DriftReport, drift_report
 from .log import FILENAME, connect
 from .rollup import percentile_from_buckets
+
+#: seconds over which the current request rate is measured
+RECENT_S = 60
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class ModelHealth:
     live_version: int | None
     drift: DriftReport | None
     timeseries: TimeSeries | None = None
-    metrics: dict = field(default_factory=dict)
+    recent_requests_per_s: float = 0.0  # over the last minute of the window (the current rate)
 
     def metric_values(self, now: float) -> dict:
         """The values alert rules read (NaN where there is no data)."""
@@ -153,6 +156,9 @@ class Monitor:
         outputs = dict(q("SELECT output, SUM(count) FROM rollup_outputs WHERE model=? AND second "
                          "BETWEEN ? AND ? GROUP BY output ORDER BY SUM(count) DESC", args).fetchall())
         last = q("SELECT MAX(second) FROM rollup_status WHERE model=?", (model,)).fetchone()[0]
+        recent_span = int(min(RECENT_S, window))
+        recent = q("SELECT SUM(requests) FROM rollup_status WHERE model=? AND second BETWEEN ? AND ?",
+                   (model, hi - recent_span, hi - 1)).fetchone()[0] or 0  # complete seconds only
 
         requests = sum(r[2] for r in status_rows)
         errors = {}
@@ -180,6 +186,7 @@ class Monitor:
         return ModelHealth(
             model=model, window_s=float(window), requests=int(requests),
             requests_per_s=requests / window if window else 0.0,
+            recent_requests_per_s=recent / recent_span if recent_span else 0.0,
             rows=int(sum(r[3] for r in status_rows)),
             p50_ms=pct(buckets, counts, 50), p95_ms=pct(buckets, counts, 95), p99_ms=pct(buckets, counts, 99),
             error_rate=n_errors / requests if requests else 0.0, errors_by_status=errors,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from html import escape
 
-from ..monitoring.drift import MAJOR, MODERATE
+from ..monitoring.drift import ALPHA, MAJOR, MODERATE
 
 TONES = {"good": "#1a7f37", "warn": "#b08800", "bad": "#cf222e", "neutral": "#24292f"}
 _TILE = ("border:1px solid #d0d7de;border-radius:8px;padding:8px 12px;margin:4px;"
@@ -69,15 +69,21 @@ def drift_table_html(report, n: int = 10) -> str:
                 "<i>no sampled inputs in this window yet</i></div>")
     color = {"stable": "#1a7f37", "moderate": "#b08800", "major": "#cf222e"}
     scale = max(1.0, max(f.psi for f in report.features))
+    def verdict(f):
+        if f.drifted:
+            return "<b style='color:#cf222e'>drifted</b>"
+        return "" if f.band == "stable" else "<span style='color:#57606a'>not significant</span>" \
+            if not f.significant else "<span style='color:#b08800'>shifting</span>"
+
     rows = "".join(
         f"<tr class='wb-drift-row'><td>{escape(f.feature)}</td><td>{_bar(f.psi / scale, color[f.band])}</td>"
         f"<td>{f.psi:.3f}</td><td style='color:{color[f.band]}'>{f.band}</td>"
-        f"<td>{f.ks_statistic:.2f}</td><td>{f.ks_pvalue:.2g}</td></tr>"
+        f"<td>{f.ks_statistic:.2f}</td><td>{f.ks_pvalue:.2g}</td><td>{verdict(f)}</td></tr>"
         for f in report.top(n))
     return (f"<div style='font-family:sans-serif'><h4>Feature drift against v{report.version}'s training data</h4>"
-            f"<div>{report.n_live_rows} sampled rows; {report.drift_share:.0%} of features drifted "
-            f"(PSI ≥ {MAJOR}; moderate from {MODERATE})</div>"
-            "<table><tr><th>feature</th><th>PSI</th><th></th><th>band</th><th>KS</th><th>p-value</th></tr>"
+            f"<div>{report.n_live_rows} sampled rows; {report.drift_share:.0%} of features drifted: PSI band "
+            f"major (≥ {MAJOR}; moderate from {MODERATE}) <i>and</i> a significant KS test (p &lt; {ALPHA})</div>"
+            "<table><tr><th>feature</th><th>PSI</th><th></th><th>band</th><th>KS</th><th>p-value</th><th></th></tr>"
             f"{rows}</table></div>")
 
 

@@ -138,7 +138,7 @@ class MonitoringDashboard(widgets.VBox):
         drift = health.drift
         return {
             "version": ("live version", f"v{live}" if live else "–", alias, "neutral"),
-            "rps": ("requests / s", _fmt(k["rps"], 2), f"over {int(health.window_s)} s", "neutral"),
+            "rps": ("requests / s", _fmt(k["rps"], 2), f"last {int(min(60, health.window_s))} s", "neutral"),
             "requests": ("requests", str(k["requests"]), "in the window", "neutral"),
             "p50": ("p50 latency", _fmt(k["p50"], 1, " ms"), "median", "neutral"),
             "p99": ("p99 latency", _fmt(k["p99"], 1, " ms"), "tail", "bad" if k["p99"] > 250 else "neutral"),
@@ -195,7 +195,7 @@ def _fmt(value, digits, unit=""):
 
 
 def _kpis(health) -> dict:
-    return {"live_version": health.live_version, "rps": health.requests_per_s, "requests": health.requests,
+    return {"live_version": health.live_version, "rps": health.recent_requests_per_s, "requests": health.requests,
             "p50": health.p50_ms, "p99": health.p99_ms, "error_rate": health.error_rate,
             "drift_share": health.drift.drift_share if health.drift else None,
             "drift_status": health.drift.status if health.drift else None}
