@@ -39,6 +39,18 @@ def versions_table_html(versions, selected=None) -> str:
             f"<tr>{head}</tr>{''.join(rows)}</table>")
 
 
+def traffic_html(routes) -> str:
+    """One line per alias: its versions and shares, and its shadow."""
+    if not routes:
+        return "<i>no aliases</i>"
+    lines = []
+    for alias, route in routes.items():
+        split = " + ".join(f"{w:.0%} v{v}" for v, w in route.weights.items())
+        shadow = f" &nbsp;(shadow v{route.shadow})" if route.shadow else ""
+        lines.append(f"<b>{escape(alias)}</b>: {split}{shadow}")
+    return "<div class='workbench-traffic' style='font-size: 13px'>" + "<br>".join(lines) + "</div>"
+
+
 class RegistryPanel(widgets.VBox):
     """Browse and manage the registry in a notebook.
 
@@ -70,6 +82,13 @@ class RegistryPanel(widgets.VBox):
         self._rollback_button = widgets.Button(description="roll back", button_style="warning")
         self._v1 = widgets.Dropdown(description="compare", options=[])
         self._v2 = widgets.Dropdown(description="with", options=[])
+        self._canary_percent = widgets.IntSlider(description="canary %", value=10, min=1, max=50)
+        self._canary_button = widgets.Button(description="canary selected", button_style="info")
+        self._canary_promote = widgets.Button(description="promote canary", button_style="success")
+        self._canary_abort = widgets.Button(description="abort canary", button_style="danger")
+        self._shadow_button = widgets.Button(description="shadow selected")
+        self._unshadow_button = widgets.Button(description="stop shadow")
+        self._traffic = widgets.HTML()
         self._compare_button = widgets.Button(description="compare")
         self._comparison = widgets.HTML()
         self._plot = widgets.Output()
@@ -79,12 +98,22 @@ class RegistryPanel(widgets.VBox):
         self._rollback_button.on_click(
             lambda _b: self._safely(self.rollback, self._rollback_alias.value))
         self._compare_button.on_click(lambda _b: self._safely(self.compare))
+        alias = lambda: self._rollback_alias.value  # noqa: E731 - the alias the row acts on
+        self._canary_button.on_click(lambda _b: self._safely(
+            self.canary, self._canary_percent.value, alias()))
+        self._canary_promote.on_click(lambda _b: self._safely(self.promote_canary, alias()))
+        self._canary_abort.on_click(lambda _b: self._safely(self.abort_canary, alias()))
+        self._shadow_button.on_click(lambda _b: self._safely(self.shadow, alias()))
+        self._unshadow_button.on_click(lambda _b: self._safely(self.shadow, alias(), None))
         self._model.observe(lambda ch: self._safely(self.select_model, ch["new"]), names="value")
         self._version.observe(lambda ch: self._safely(self.select_version, ch["new"]), names="value")
         super().__init__(children=[
             widgets.HTML("<b>Model registry</b>"), self._model, self._table,
             widgets.HBox([self._version, *self._promote_buttons.values()]),
-            widgets.HBox([self._rollback_alias, self._rollback_button]), self._status, self._card,
+            widgets.HBox([self._rollback_alias, self._rollback_button]),
+            widgets.HBox([self._canary_percent, self._canary_button, self._canary_promote,
+                          self._canary_abort, self._shadow_button, self._unshadow_button]),
+            self._traffic, self._status, self._card,
             widgets.HBox([self._v1, self._v2, self._compare_button]), self._comparison, self._plot,
         ], **kwargs)
         self.add_class("workbench-registry-panel")
@@ -113,6 +142,11 @@ class RegistryPanel(widgets.VBox):
     def table_html(self) -> str:
         """The versions table (HTML)."""
         return self._table.value
+
+    @property
+    def traffic_html(self) -> str:
+        """How each alias of the selected model splits its traffic (HTML)."""
+        return self._traffic.value
 
     @property
     def card_html(self) -> str:
@@ -157,6 +191,7 @@ class RegistryPanel(widgets.VBox):
             self._version.value = version
         mv = self.registry.get_version(self.model, version)
         self._table.value = versions_table_html(self.registry.versions(self.model), version)
+        self._traffic.value = traffic_html(self.registry.routes(self.model))
         self._card.value = mv._repr_html_()
 
     def promote(self, alias: str, version: int | None = None):
@@ -173,6 +208,43 @@ class RegistryPanel(widgets.VBox):
         self.refresh()
         self._say(f"{self.model}: {alias} rolled back to v{version}")
         return version
+
+    def canary(self, percent: float = 10, alias: str = "production", version: int | None = None):
+        """Send ``percent`` % of ``alias``'s traffic to ``version`` (the selected one when None),
+        the rest to the version the alias names now; return the AliasRoute."""
+        version = self.version if version is None else version
+        primary = self.registry.route(self.model, alias).version
+        if not 0 < percent < 100:
+            raise ValueError(f"percent must be between 0 and 100, got {percent!r}")
+        if version == primary:
+            raise ValueError(f"v{version} already answers {alias!r}; select another version")
+        route = self.registry.set_split(self.model, alias,
+                                        {primary: 100 - percent, version: percent})
+        self.refresh()
+        self._say(f"{self.model}: {alias} -> {percent:g} % v{version}, rest v{primary}")
+        return route
+
+    def promote_canary(self, alias: str = "production") -> int:
+        """End ``alias``'s split in favour of its canary; return that version."""
+        version = self.registry.promote(self.model, alias)
+        self.refresh()
+        self._say(f"{self.model}: {alias} canary v{version} promoted")
+        return version
+
+    def abort_canary(self, alias: str = "production") -> int:
+        """End ``alias``'s split: all traffic back to its primary; return that version."""
+        version = self.registry.abort(self.model, alias)
+        self.refresh()
+        self._say(f"{self.model}: {alias} canary aborted, back to v{version}")
+        return version
+
+    def shadow(self, alias: str = "production", version: int | None = -1):
+        """Copy ``alias``'s traffic to ``version`` (default: the selected one; None stops)."""
+        version = self.version if version == -1 else version
+        route = self.registry.set_shadow(self.model, alias, version)
+        self.refresh()
+        self._say(f"{self.model}: {alias} shadow " + ("off" if version is None else f"v{version}"))
+        return route
 
     def compare(self, v1: int | None = None, v2: int | None = None):
         """Show two versions side by side (table and bar chart); return the Comparison."""
@@ -211,6 +283,6 @@ class RegistryPanel(widgets.VBox):
         """Run a button's action; show a registry error in the status line instead of raising."""
         try:
             return action(*args)
-        except RegistryError as exc:
+        except (RegistryError, ValueError) as exc:
             self._say(str(exc), error=True)
             return None

@@ -13,12 +13,12 @@ Examples
 from .errors import (AliasInUseError, AliasNotFoundError, ArchivedVersionError, IntegrityError,
                      InvalidInputError, InvalidNameError, ModelNotFoundError,
                      NothingToRollBackError, RegistryError, VersionNotFoundError)
-from .records import AuditEvent, Comparison, ModelVersion
+from .records import AliasRoute, AuditEvent, Comparison, ModelVersion
 from .reference import histogram_counts
 from .registry import Registry
 
 __all__ = [
-    "Registry", "ModelVersion", "AuditEvent", "Comparison", "histogram_counts",
+    "Registry", "ModelVersion", "AliasRoute", "AuditEvent", "Comparison", "histogram_counts",
     "RegistryError", "InvalidNameError", "InvalidInputError", "ModelNotFoundError",
     "VersionNotFoundError", "AliasNotFoundError", "AliasInUseError", "ArchivedVersionError",
     "NothingToRollBackError", "IntegrityError",

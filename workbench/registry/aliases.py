@@ -6,6 +6,7 @@ generation counter. ``set_alias`` pushes the alias's old target on ``alias_stack
 """
 from __future__ import annotations
 
+import json
 import time
 
 from .errors import (AliasInUseError, AliasNotFoundError, ArchivedVersionError,
@@ -20,27 +21,45 @@ class AliasOps:
     def set_alias(self, name, alias, version) -> ModelVersion:
         """Point ``alias`` (e.g. ``"production"``) of model ``name`` at ``version``.
 
-        The previous target is remembered, so :meth:`rollback` can return to it.
+        The previous target is remembered, so :meth:`rollback` can return to it. ``version`` may
+        also be a dict ``{version: weight}``: a weighted canary split (see :meth:`set_split`).
         """
+        if isinstance(version, dict):
+            self.set_split(name, alias, version)
+            return self.get_version(name, alias=alias)
         check_name(name)
         check_name(alias, "alias name")
         version = check_version(version)
         with self._store.write() as conn:
-            row = self._version_row(conn, name, version)
-            if row["archived"]:
-                raise ArchivedVersionError(f"cannot point alias {alias!r} at {name} v{version}: "
-                                           "that version is archived")
-            current = self._alias_target(conn, name, alias)
-            if current != version:
-                if current is not None:
-                    conn.execute("INSERT INTO alias_stack (name, alias, version) VALUES (?, ?, ?)",
-                                 (name, alias, current))
-                conn.execute("INSERT OR REPLACE INTO aliases (name, alias, version) "
-                             "VALUES (?, ?, ?)", (name, alias, version))
-                add_audit(conn, name=name, action="aliased", author=self.author, at=time.time(),
-                          version=version, alias=alias, previous=current)
-                bump_generation(conn)
+            self._check_target(conn, name, alias, version)
+            self._move(conn, name, alias, version, None, "aliased")
         return self.get_version(name, version)
+
+    def _check_target(self, conn, name, alias, version):
+        row = self._version_row(conn, name, version)
+        if row["archived"]:
+            raise ArchivedVersionError(f"cannot point alias {alias!r} at {name} v{version}: "
+                                       "that version is archived")
+
+    def _move(self, conn, name, alias, version, split, action, detail=None) -> bool:
+        """Point the alias at ``version`` (and ``split`` JSON or None), remembering where it
+        pointed; audit and bump the generation. Return whether anything changed."""
+        row = conn.execute("SELECT version, split FROM aliases WHERE name = ? AND alias = ?",
+                           (name, alias)).fetchone()
+        current = None if row is None else (int(row[0]), row[1])
+        if current == (version, split):
+            return False
+        if current is not None:
+            conn.execute("INSERT INTO alias_stack (name, alias, version, split) VALUES (?, ?, ?, ?)",
+                         (name, alias, current[0], current[1]))
+        conn.execute("INSERT INTO aliases (name, alias, version, split) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version, "
+                     "split = excluded.split", (name, alias, version, split))
+        add_audit(conn, name=name, action=action, author=self.author, at=time.time(),
+                  version=version, alias=alias, previous=None if current is None else current[0],
+                  detail=detail)
+        bump_generation(conn)
+        return True
 
     def rollback(self, name, alias) -> int:
         """Move ``alias`` back to where it pointed before its last change; return that version.
@@ -54,7 +73,7 @@ class AliasOps:
             current = self._alias_target(conn, name, alias)
             if current is None:
                 raise AliasNotFoundError(self._no_alias_message(conn, name, alias))
-            top = conn.execute("SELECT id, version FROM alias_stack WHERE name = ? AND alias = ? "
+            top = conn.execute("SELECT id, version, split FROM alias_stack WHERE name = ? AND alias = ? "
                                "ORDER BY id DESC LIMIT 1", (name, alias)).fetchone()
             if top is None:
                 raise NothingToRollBackError(
@@ -65,10 +84,11 @@ class AliasOps:
                 raise ArchivedVersionError(f"cannot roll back {alias!r} of {name!r} to v{target}: "
                                            "that version is archived")
             conn.execute("DELETE FROM alias_stack WHERE id = ?", (top["id"],))
-            conn.execute("UPDATE aliases SET version = ? WHERE name = ? AND alias = ?",
-                         (target, name, alias))
+            conn.execute("UPDATE aliases SET version = ?, split = ? WHERE name = ? AND alias = ?",
+                         (target, top["split"], name, alias))
+            detail = {"weights": json.loads(top["split"])} if top["split"] else None
             add_audit(conn, name=name, action="rolled back", author=self.author, at=time.time(),
-                      version=target, alias=alias, previous=current)
+                      version=target, alias=alias, previous=current, detail=detail)
             bump_generation(conn)
         return target
 
@@ -79,8 +99,8 @@ class AliasOps:
         with self._store.write() as conn:
             row = self._version_row(conn, name, version)
             held = [r["alias"] for r in conn.execute(
-                "SELECT alias FROM aliases WHERE name = ? AND version = ? ORDER BY alias",
-                (name, version))]
+                "SELECT alias, version, split, shadow FROM aliases WHERE name = ? ORDER BY alias",
+                (name,)) if version in _targets(r)]
             if held:
                 raise AliasInUseError(
                     f"cannot archive {name} v{version}: alias(es) {', '.join(held)} point at it; "
@@ -105,3 +125,13 @@ class AliasOps:
                                            (name,))]
         return (f"model {name!r} has no alias {alias!r}; "
                 + (f"its aliases are: {', '.join(have)}" if have else "it has no aliases yet"))
+
+
+def _targets(row) -> set:
+    """Every version an ``aliases`` row sends traffic to (primary, split, shadow)."""
+    found = {int(row["version"])}
+    if row["split"]:
+        found |= {int(v) for v in json.loads(row["split"])}
+    if row["shadow"] is not None:
+        found.add(int(row["shadow"]))
+    return found

@@ -1,4 +1,5 @@
-"""``workbench registry ...``: list, show, promote, rollback, history, verify, export, import.
+"""``workbench registry ...``: list, show, promote, canary, abort, shadow, rollback, history,
+verify, export, import.
 
 Every sub-command takes ``--home`` (default: ``$WORKBENCH_HOME``, else the checkout's
 ``artifacts/``). ``verify`` exits with status 1 when it finds problems.
@@ -82,9 +83,56 @@ def cmd_show(args) -> int:
 
 
 def cmd_promote(args) -> int:
-    """Point an alias at a version."""
-    mv = _registry(args).set_alias(args.name, args.alias, args.version)
-    print(f"{args.name}: {args.alias} -> v{mv.version}")
+    """Point an alias at a version; without one, end a canary split in favour of the canary."""
+    reg = _registry(args)
+    if args.version is None:
+        version = reg.promote(args.name, args.alias)
+        print(f"{args.name}: {args.alias} promoted to v{version} (split ended)")
+        return 0
+    route = reg.routes(args.name).get(args.alias)
+    if route is not None and route.is_split:
+        version = reg.promote(args.name, args.alias, args.version)
+    else:
+        version = reg.set_alias(args.name, args.alias, args.version).version
+    print(f"{args.name}: {args.alias} -> v{version}")
+    return 0
+
+
+def _weights(pairs) -> dict:
+    from .errors import InvalidInputError
+
+    weights = {}
+    for pair in pairs:
+        version, sep, weight = pair.partition("=")
+        try:
+            weights[int(version)] = float(weight.rstrip("%"))
+        except ValueError:
+            raise InvalidInputError(f"weights are VERSION=SHARE, e.g. 3=0.9 4=0.1; got {pair!r}") from None
+        if not sep:
+            raise InvalidInputError(f"weights are VERSION=SHARE, e.g. 3=0.9 4=0.1; got {pair!r}")
+    return weights
+
+
+def cmd_canary(args) -> int:
+    """Split an alias between versions by weight."""
+    route = _registry(args).set_split(args.name, args.alias, _weights(args.weights))
+    print(f"{args.name}: {args.alias} -> " + " + ".join(f"{w:.1%} v{v}"
+                                                        for v, w in route.weights.items()))
+    return 0
+
+
+def cmd_abort(args) -> int:
+    """End a canary split: all traffic back to the primary version."""
+    version = _registry(args).abort(args.name, args.alias)
+    print(f"{args.name}: {args.alias} canary aborted, back to v{version}")
+    return 0
+
+
+def cmd_shadow(args) -> int:
+    """Copy an alias's traffic to a shadow version (``off`` stops it)."""
+    version = None if args.version == "off" else int(args.version)
+    _registry(args).set_shadow(args.name, args.alias, version)
+    print(f"{args.name}: {args.alias} shadow " + ("off" if version is None else f"-> v{version}"))
     return 0
 
 
@@ -159,11 +207,31 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("promote", parents=[common], help="point an alias at a version")
+    p = sub.add_parser("promote", parents=[common], help="point an alias at a version (no "
+                                                         "version: promote a split's canary)")
     p.add_argument("name")
-    p.add_argument("version", type=int)
+    p.add_argument("version", type=int, nargs="?", default=None)
     p.add_argument("--alias", default="production", help="alias to move (default: production)")
     p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("canary", parents=[common], help="split an alias between versions, "
+                                                        "e.g. 3=0.9 4=0.1")
+    p.add_argument("name")
+    p.add_argument("weights", nargs="+", metavar="VERSION=SHARE")
+    p.add_argument("--alias", default="production", help="alias to split (default: production)")
+    p.set_defaults(func=cmd_canary)
+
+    p = sub.add_parser("abort", parents=[common], help="end a canary split: back to the primary")
+    p.add_argument("name")
+    p.add_argument("--alias", default="production", help="alias (default: production)")
+    p.set_defaults(func=cmd_abort)
+
+    p = sub.add_parser("shadow", parents=[common], help="copy an alias's traffic to a shadow "
+                                                        "version (or 'off')")
+    p.add_argument("name")
+    p.add_argument("version", help="a version number, or 'off'")
+    p.add_argument("--alias", default="production", help="alias (default: production)")
+    p.set_defaults(func=cmd_shadow)
 
     p = sub.add_parser("rollback", parents=[common], help="move an alias back one step")
     p.add_argument("name")

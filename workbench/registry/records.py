@@ -76,10 +76,41 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
+class AliasRoute:
+    """Where requests for one alias go.
+
+    Attributes
+    ----------
+    alias : str
+    version : int
+        The primary target (what :meth:`Registry.aliases` reports).
+    weights : dict of int -> float
+        Share of requests per version; ``{version: 1.0}`` for a plain alias.
+    shadow : int or None
+        A version that gets a copy of every request without answering it.
+    """
+
+    alias: str
+    version: int
+    weights: dict
+    shadow: int | None = None
+
+    @property
+    def is_split(self) -> bool:
+        return len(self.weights) > 1
+
+    def __repr__(self) -> str:
+        split = " + ".join(f"{w:.0%} v{v}" for v, w in self.weights.items())
+        shadow = f", shadow v{self.shadow}" if self.shadow else ""
+        return f"<AliasRoute {self.alias} = {split}{shadow}>"
+
+
+@dataclass(frozen=True)
 class AuditEvent:
     """One line of the append-only audit log.
 
-    ``action`` is one of ``registered``, ``imported``, ``aliased``, ``rolled back``, ``archived``.
+    ``action`` is one of ``registered``, ``imported``, ``aliased``, ``rolled back``, ``archived``,
+    ``split`` (``detail["weights"]``), ``promoted``, ``aborted``, ``shadowed``, ``unshadowed``.
     For alias events ``alias`` names the alias, ``version`` the new target and ``previous``
     the old one (None when the alias was new).
     """

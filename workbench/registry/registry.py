@@ -13,6 +13,7 @@ from .errors import (AliasNotFoundError, InvalidInputError, ModelNotFoundError,
                      VersionNotFoundError, check_json_dict, check_metrics, check_name,
                      check_version)
 from .aliases import AliasOps
+from .traffic import TrafficOps
 from .records import Comparison, ModelVersion
 from .reference import as_dict, build_reference
 from .store import (VERSION_COLUMNS, Store, add_audit, bump_generation, row_to_event,
@@ -30,7 +31,7 @@ def current_user() -> str:
         return "unknown"
 
 
-class Registry(AliasOps):
+class Registry(AliasOps, TrafficOps):
     """Versioned models in a home folder: ``registry.db`` (SQLite, WAL) and ``blobs/<sha256>``.
 
     Parameters

@@ -13,9 +13,11 @@ Tables
     ``next_version`` is never decreased, so numbers are never reused.
 ``versions(name, version, sha256, ...)``
     One row per version; JSON columns for metrics, params, tags, signature, origin.
-``aliases(name, alias, version)``
-    Where each alias points now.
-``alias_stack(id, name, alias, version)``
+``aliases(name, alias, version, split, shadow)``
+    Where each alias points now: ``version`` is the primary target; ``split`` (JSON
+    ``{"version": weight}`` or NULL) a weighted canary split; ``shadow`` a version that gets a copy
+    of the alias's traffic without answering (or NULL).
+``alias_stack(id, name, alias, version, split)``
     Earlier targets of each alias, newest last: ``rollback`` pops from here.
 ``audit(id, name, action, version, alias, previous, author, at, detail)``
     Who did what, when.
@@ -97,6 +99,7 @@ class Store:
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
                          (SCHEMA_VERSION,))
             found = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
+            _add_columns(conn)
         if found != SCHEMA_VERSION:
             raise IntegrityError(f"{self.path} has registry schema {found}; this workbench reads "
                                f"schema {SCHEMA_VERSION}")
@@ -144,6 +147,18 @@ class Store:
         """Run one read statement and return all rows."""
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
+
+
+#: columns added after schema 1 was first released (added to older files in place)
+_ADDED_COLUMNS = (("aliases", "split", "TEXT"), ("aliases", "shadow", "INTEGER"),
+                  ("alias_stack", "split", "TEXT"))
+
+
+def _add_columns(conn) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def bump_generation(conn) -> None:
