@@ -34,6 +34,9 @@ ENDPOINTS = [
     ("PUT", "/v2/models/iris/aliases/matrix", {"version": 2}, "maintainer"),
     ("POST", "/v2/models/iris/aliases/matrix/rollback", None, "maintainer"),
     ("POST", "/v2/repository/models/iris/load", None, "maintainer"),
+    ("PUT", "/v2/models/iris/aliases/production/shadow", {"version": None}, "maintainer"),
+    ("POST", "/v2/models/iris/aliases/production/promote", None, "maintainer"),
+    ("POST", "/v2/models/iris/aliases/production/abort", None, "maintainer"),
     ("GET", "/admin/keys", None, "admin"),
     ("POST", "/admin/keys", lambda: {"name": f"made-{next(_counter)}", "role": "viewer"}, "admin"),
     ("DELETE", "/admin/keys/no-such-key", None, "admin"),
@@ -70,8 +73,8 @@ def test_auth_matrix(served, caller, method, path, body, role):
         assert answer.status_code in (200, 201, 404, 409), answer.text
         if answer.status_code == 404:
             assert path.startswith("/admin/keys/")
-        if answer.status_code == 409:
-            assert path.endswith("/rollback")
+        if answer.status_code == 409:     # nothing to roll back; production is not split
+            assert path.endswith(("/rollback", "/promote", "/abort"))
     else:
         assert answer.status_code == expected, answer.text
         message = answer.json()["error"]

@@ -26,7 +26,15 @@ outputs        TEXT     JSON list of predictions (labels for classifiers, values
 inputs         TEXT     JSON list of input rows, only for the sampled fraction of successful
                         requests (at most ``max_input_rows`` rows each), else NULL
 error          TEXT     the error message sent to the client, NULL on success
+role           TEXT     NULL for a request a client sent; ``"shadow"`` for the copy of one that
+                        a shadow version answered (nobody saw that answer)
+shadow_of      INTEGER  for shadow rows: the version that answered the client
+agreement      REAL     for shadow rows: fraction of rows where the shadow's output equals the
+                        answering version's (same label; regressors: within 1 % relative)
 =============  =======  ==========================================================================
+
+Shadow rows are not added to the roll-ups (they are not client traffic); the monitor reads them
+from this table through a partial index.
 """
 from __future__ import annotations
 
@@ -67,9 +75,13 @@ CREATE INDEX IF NOT EXISTS predictions_model_time ON predictions (model, time);
 CREATE INDEX IF NOT EXISTS predictions_time ON predictions (time);
 CREATE INDEX IF NOT EXISTS predictions_sampled ON predictions (model, time) WHERE inputs IS NOT NULL;
 """
+#: columns added after the first release (added to older files in place)
+_ADDED = (("role", "TEXT"), ("shadow_of", "INTEGER"), ("agreement", "REAL"))
+_SHADOW_INDEX = ("CREATE INDEX IF NOT EXISTS predictions_shadow ON predictions (model, time) "
+                 "WHERE role = 'shadow'")
 
 _COLUMNS = ("time", "request_id", "model", "version", "protocol", "status", "latency_ms",
-            "rows", "outputs", "inputs", "error")
+            "rows", "outputs", "inputs", "error", "role", "shadow_of", "agreement")
 _INSERT = f"INSERT INTO predictions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
@@ -82,6 +94,15 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.executescript(SCHEMA + rollup.SCHEMA)
+    have = {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
+    for column, kind in _ADDED:
+        if column not in have:
+            try:
+                conn.execute(f"ALTER TABLE predictions ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:   # another process added it just now
+                if "duplicate column" not in str(exc):
+                    raise
+    conn.execute(_SHADOW_INDEX)
     return conn
 
 
@@ -101,6 +122,9 @@ class PredictionRecord:
     outputs: list | None
     inputs: list | None
     error: str | None
+    role: str | None = None
+    shadow_of: int | None = None
+    agreement: float | None = None
 
 
 def read_predictions(path: str | os.PathLike, *, model: str | None = None,
@@ -220,11 +244,13 @@ class PredictionLog:
                 f" input_fraction={self.input_fraction}>")
 
     def record(self, *, model, version, status, latency_ms, rows, outputs=None, inputs=None,
-               error=None, request_id=None, protocol="v2", time_=None) -> None:
+               error=None, request_id=None, protocol="v2", time_=None, role=None,
+               shadow_of=None, agreement=None) -> None:
         """Queue one request for writing; returns at once (no I/O on the caller's thread).
 
         ``outputs`` and ``inputs`` may be numpy arrays; they are turned into JSON by the writer
         thread. ``inputs`` is kept only for the sampled fraction of successful requests.
+        ``role="shadow"`` (with ``shadow_of`` and ``agreement``) marks a shadow version's answer.
         """
         if self._closed:
             return
@@ -234,7 +260,8 @@ class PredictionLog:
         if inputs is not None and (error is not None or self._rng.random() >= self.input_fraction):
             inputs = None
         self._queue.append((time.time() if time_ is None else time_, request_id, model, version,
-                            protocol, status, latency_ms, rows, outputs, inputs, error))
+                            protocol, status, latency_ms, rows, outputs, inputs, error, role,
+                            shadow_of, agreement))
 
     def flush(self) -> int:
         """Write everything queued now, on the caller's thread; return the number written.
@@ -263,17 +290,19 @@ class PredictionLog:
         rows, summaries = [], []
         max_inputs = self.max_input_rows
         for (at, request_id, model, version, protocol, status, latency, n_rows, outputs, inputs,
-             error) in batch:
+             error, role, shadow_of, agreement) in batch:
             if type(outputs) is np.ndarray:
                 outputs_json, outputs = _json_list(outputs), outputs.tolist()
             else:
                 outputs_json = None if outputs is None else orjson.dumps(outputs).decode()
-            summaries.append({"time": at, "model": model, "version": version, "status": status,
-                              "latency_ms": latency, "rows": n_rows, "outputs": outputs})
+            if role is None:            # shadow answers are not client traffic
+                summaries.append({"time": at, "model": model, "version": version,
+                                  "status": status, "latency_ms": latency, "rows": n_rows,
+                                  "outputs": outputs})
             if inputs is not None:
                 inputs = _json_list(np.asarray(inputs)[:max_inputs])
             rows.append((at, request_id, model, version, protocol, status, latency, n_rows,
-                         outputs_json, inputs, error))
+                         outputs_json, inputs, error, role, shadow_of, agreement))
         with self._write_lock:
             with self._conn:      # one transaction: the rows and their roll-ups
                 self._conn.executemany(_INSERT, rows)

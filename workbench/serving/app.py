@@ -39,7 +39,9 @@ from .keys import KeyStore
 from .metrics import ServingMetrics
 from .models_cache import ModelCache
 from .protocol import Limits
+from .management import router as management_router
 from .routes import router
+from .shadow import ShadowRunner
 
 logger = logging.getLogger("workbench.serving")
 
@@ -59,6 +61,7 @@ class ServingState:
     metrics: ServingMetrics
     log: PredictionLog
     limits: Limits
+    shadows: ShadowRunner
     ready: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -139,12 +142,12 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         metrics = ServingMetrics()
+        log = PredictionLog(home / FILENAME, input_fraction=input_fraction)
         state = ServingState(
             home=home, auth=Authenticator(KeyStore(home) if auth else None),
             cache=ModelCache(home, max_versions=max_versions, on_load=metrics.model_loaded,
                              batching=batching, on_batch=metrics.observe_batch),
-            metrics=metrics, log=PredictionLog(home / FILENAME, input_fraction=input_fraction),
-            limits=limits)
+            metrics=metrics, log=log, limits=limits, shadows=ShadowRunner(log, metrics))
         app.state.serving = state
         watcher = threading.Thread(target=_watch, args=(state, poll_interval, preload),
                                    name="serving-watcher", daemon=True)
@@ -153,6 +156,7 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
             yield
         finally:
             state.stop.set()
+            await state.shadows.drain()
             watcher.join(timeout=10)
             state.log.close()
             state.cache.close()
@@ -170,6 +174,7 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
                  methods=["POST"])]
     app.router.routes[0:0] = hot          # first: matched before anything else
     app.include_router(router)
+    app.include_router(management_router)
     _install_error_handlers(app)
 
     def custom_openapi():

@@ -143,6 +143,25 @@ class Client:
         """Move ``alias`` back to its previous version (maintainer key)."""
         return self.request("POST", f"/v2/models/{name}/aliases/{alias}/rollback")
 
+    def canary(self, name: str, alias: str, weights: dict) -> dict:
+        """Split ``alias`` between versions, e.g. ``{3: 0.9, 4: 0.1}`` (maintainer key)."""
+        return self.request("PUT", f"/v2/models/{name}/aliases/{alias}",
+                            json={"weights": {str(v): w for v, w in weights.items()}})
+
+    def promote(self, name: str, alias: str, version: int | None = None) -> dict:
+        """End ``alias``'s split in favour of its canary or ``version`` (maintainer key)."""
+        return self.request("POST", f"/v2/models/{name}/aliases/{alias}/promote",
+                            json={} if version is None else {"version": version})
+
+    def abort(self, name: str, alias: str) -> dict:
+        """End ``alias``'s split: all traffic back to its primary (maintainer key)."""
+        return self.request("POST", f"/v2/models/{name}/aliases/{alias}/abort")
+
+    def shadow(self, name: str, alias: str, version: int | None) -> dict:
+        """Copy ``alias``'s traffic to ``version`` (None stops it) (maintainer key)."""
+        return self.request("PUT", f"/v2/models/{name}/aliases/{alias}/shadow",
+                            json={"version": version})
+
     def close(self) -> None:
         self._http.close()
 

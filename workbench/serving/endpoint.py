@@ -108,6 +108,22 @@ class Endpoint:
         """Move an alias back to its previous version through the service."""
         return self.client.rollback(self.name, alias)
 
+    def canary(self, weights: dict, alias: str = "production") -> dict:
+        """Split an alias between versions (``{3: 0.9, 4: 0.1}``) through the service."""
+        return self.client.canary(self.name, alias, weights)
+
+    def promote(self, alias: str = "production", version: int | None = None) -> dict:
+        """End an alias's split in favour of its canary (or ``version``)."""
+        return self.client.promote(self.name, alias, version)
+
+    def abort(self, alias: str = "production") -> dict:
+        """End an alias's split: all traffic back to its primary version."""
+        return self.client.abort(self.name, alias)
+
+    def shadow(self, version: int | None, alias: str = "production") -> dict:
+        """Copy an alias's traffic to a shadow ``version`` (None stops it)."""
+        return self.client.shadow(self.name, alias, version)
+
     def metrics(self) -> str:
         """The Prometheus text of ``/metrics``."""
         return self.client.metrics()

@@ -14,6 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from .errors import ApiError
+from .models_cache import SplitRoute
+from .shadow import outputs_of
 from .protocol import parse_json, parse_v1, parse_v2, v2_datatype
 
 logger = logging.getLogger("workbench.serving")
@@ -63,18 +65,25 @@ async def receive_body(receive, declared: str | None, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def get_model(state, name: str, raw_selector):
-    """Return the :class:`LoadedModel` a request addresses (404 / 503 when it cannot)."""
+async def get_model(state, name: str, raw_selector, *, routed: bool = False):
+    """Return the :class:`LoadedModel` a request addresses (404 / 503 when it cannot).
+
+    With ``routed=True`` an alias split between versions is returned as its
+    :class:`~.models_cache.SplitRoute` (the caller picks the version); otherwise as its
+    primary version.
+    """
     selector = parse_selector(raw_selector)
     if len(name) > 200:
         raise ApiError(404, f"no model named {name[:40]!r}...: names are at most 64 characters")
     loaded = state.cache.lookup(name, selector)
-    if loaded is not None:
-        return loaded
-    try:
-        return await run_in_threadpool(state.cache.resolve, name, selector)
-    except Exception as exc:  # noqa: BLE001 - mapped to a client-facing status
-        raise state.registry_error(exc) from None
+    if loaded is None:
+        try:
+            loaded = await run_in_threadpool(state.cache.resolve, name, selector)
+        except Exception as exc:  # noqa: BLE001 - mapped to a client-facing status
+            raise state.registry_error(exc) from None
+    if not routed and type(loaded) is SplitRoute:
+        return loaded.primary
+    return loaded
 
 
 def _v2_content(loaded, rows, request_id, result, wanted):
@@ -138,19 +147,23 @@ class InferenceEndpoint:
             return
         protocol = self.protocol
         arrived, start = time.time(), time.perf_counter()
-        loaded = X = outputs = request_id = error = None
+        loaded = X = outputs = request_id = error = shadow = None
         rows, status, extra = 0, 200, None
-        authorization = declared = None
+        authorization = declared = client_id = None
         for key, value in scope["headers"]:
             if key == b"authorization":
                 authorization = value.decode("latin-1")
             elif key == b"content-length":
                 declared = value.decode("latin-1")
+            elif key == b"x-client-id":
+                client_id = value.decode("latin-1")
         state.metrics.request_started()
         try:
             state.auth.check(authorization, "predictor")
             params = scope["path_params"]
-            loaded = await get_model(state, params["name"], params.get("version"))
+            loaded = await get_model(state, params["name"], params.get("version"), routed=True)
+            if type(loaded) is SplitRoute:
+                loaded, shadow = loaded.pick(client_id), loaded.shadow
             payload = parse_json(await receive_body(receive, declared,
                                                     state.limits.max_body_bytes))
             if protocol == "v2":
@@ -171,11 +184,7 @@ class InferenceEndpoint:
                 content = _v2_content(loaded, rows, request_id, result, parsed.outputs)
             else:
                 content = _v1_content(loaded, result, parsed.probabilities)
-            if loaded.classifier:
-                outputs = result["label"]
-            else:
-                values = result["predictions"]
-                outputs = values[:, 0] if values.shape[1] == 1 else values
+            outputs = outputs_of(loaded, result)
             body = orjson.dumps(content, option=_DUMPS_OPTION)
         except ApiError as exc:
             status, error, extra = exc.status, exc.message, exc.headers
@@ -196,6 +205,9 @@ class InferenceEndpoint:
             state.log.record(model=model, version=version, status=status, rows=rows,
                              latency_ms=1000.0 * elapsed, outputs=outputs, inputs=X, error=error,
                              request_id=request_id, protocol=protocol, time_=arrived)
+            if shadow is not None and status == 200 and shadow is not loaded:
+                state.shadows.submit(shadow, X, loaded, outputs, request_id=request_id,
+                                     protocol=protocol)
 
 
 def _error_body(message: str, loaded) -> bytes:

@@ -1,5 +1,9 @@
 """The model versions one worker holds in memory, and the hot swap of aliases.
 
+An alias may send its requests to several versions by weight (a canary) or copy them to a
+shadow version; it is then cached as a :class:`SplitRoute`, and the request path asks it which
+version answers (:meth:`SplitRoute.pick`).
+
 A request names a model and a *selector*: ``None`` (the ``production`` alias, else the latest
 version), a version number, or an alias name. :meth:`ModelCache.lookup` answers from memory;
 only a first request for a selector goes to the registry (:meth:`ModelCache.resolve`, run in a
@@ -12,13 +16,15 @@ finish on the version they started with; the old version is freed when the last 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
+import zlib
 from collections import OrderedDict
 
 import numpy as np
 
-from ..registry import Registry
+from ..registry import AliasRoute, Registry
 from .batching import BatchConfig, Batcher
 from .protocol import v2_datatype
 
@@ -87,6 +93,61 @@ def _label_table(classes):
     return "BYTES", None
 
 
+class SplitRoute:
+    """An alias whose requests go to several versions by weight (a canary) and/or are copied to
+    a shadow version. Plain aliases are cached as a :class:`LoadedModel` instead.
+
+    :meth:`pick` chooses the version that answers: with a client id the choice is a hash of it
+    (the same client always reaches the same version, in every worker and on every replica);
+    without one it is random with the configured weights.
+    """
+
+    def __init__(self, name: str, primary: int, targets, shadow: LoadedModel | None = None):
+        self.name = name
+        self.targets = [(m, float(w)) for m, w in targets]
+        self.primary = next(m for m, _ in self.targets if m.version == primary)
+        self.version = self.primary.version
+        self.shadow = shadow
+        self.key = _route_key(primary, {m.version: w for m, w in self.targets},
+                              None if shadow is None else shadow.version)
+        total, self._cumulative = 0.0, []
+        for _, w in self.targets:
+            total += w
+            self._cumulative.append(total)
+
+    def __repr__(self) -> str:
+        split = " + ".join(f"{w:.0%} v{m.version}" for m, w in self.targets)
+        shadow = "" if self.shadow is None else f", shadow v{self.shadow.version}"
+        return f"<SplitRoute {self.name} = {split}{shadow}>"
+
+    def models(self) -> list:
+        return [m for m, _ in self.targets] + ([] if self.shadow is None else [self.shadow])
+
+    def pick(self, client_id: str | None = None) -> LoadedModel:
+        """The version that answers this request."""
+        if len(self.targets) == 1:
+            return self.targets[0][0]
+        if client_id is None:
+            u = random.random()
+        else:
+            u = zlib.crc32(client_id.encode("utf-8", "replace")) / 2**32
+        u *= self._cumulative[-1]
+        for (model, _), edge in zip(self.targets, self._cumulative):
+            if u < edge:
+                return model
+        return self.targets[-1][0]
+
+
+def _route_key(version, weights, shadow) -> tuple:
+    return (int(version), tuple(sorted(weights.items())), shadow)
+
+
+def _key_of(entry) -> tuple:
+    if isinstance(entry, SplitRoute):
+        return entry.key
+    return _route_key(entry.version, {entry.version: 1.0}, None)
+
+
 class ModelCache:
     """Per-worker cache of loaded versions and of what each selector resolves to.
 
@@ -139,10 +200,10 @@ class ModelCache:
             found = self.lookup(name, selector)
             if found is not None:
                 return found
-            version = self._resolve_version(name, selector)
-            loaded = self._load(name, version)
-            if not isinstance(selector, int):
-                self._routes[(name, selector)] = loaded
+            if isinstance(selector, int):
+                return self._load(name, self.registry.resolve(name, version=selector))
+            loaded = self._build(name, self._resolve_route(name, selector))
+            self._routes[(name, selector)] = loaded
             return loaded
 
     # -- watcher -------------------------------------------------------------------------
@@ -161,20 +222,20 @@ class ModelCache:
             for key, current in list(self._routes.items()):
                 name, selector = key
                 try:
-                    version = self._resolve_version(name, selector)
+                    route = self._resolve_route(name, selector)
                 except LookupError:
                     self._routes.pop(key, None)   # alias or model gone: next request gets 404
                     continue
-                if version != current.version:
+                if _route_key(route.version, route.weights, route.shadow) != _key_of(current):
                     try:
-                        self._routes[key] = self._load(name, version)   # old one still serves
+                        self._routes[key] = self._build(name, route)   # old one still serves
                     except Exception:  # noqa: BLE001 - keep serving the old version
-                        logger.exception("could not load %s v%s; still serving v%s", name,
-                                         version, current.version)
+                        logger.exception("could not load %s %r; still serving %r", name,
+                                         route, current)
                         continue
-                    logger.info("%s%s now served by v%s (was v%s)", name,
-                                "" if selector is None else "@" + selector, version,
-                                current.version)
+                    logger.info("%s%s now served by %r (was %r)", name,
+                                "" if selector is None else "@" + selector, self._routes[key],
+                                current)
 
     def preload(self) -> None:
         """Load what every registered model's bare name resolves to."""
@@ -212,22 +273,32 @@ class ModelCache:
                 self.on_batch(_name, _version, rows, waits)
         return Batcher(loaded.run, config, observe)
 
-    def _resolve_version(self, name: str, selector) -> int:
+    def _resolve_route(self, name: str, selector) -> AliasRoute:
         if selector is None:
-            target = self.registry.aliases(name).get(DEFAULT_ALIAS)
-            return target if target is not None else self.registry.resolve(name)
-        if isinstance(selector, int):
-            return self.registry.resolve(name, version=selector)
-        return self.registry.resolve(name, alias=selector)
+            route = self.registry.routes(name).get(DEFAULT_ALIAS)
+            if route is None:
+                version = self.registry.resolve(name)
+                return AliasRoute("", version, {version: 1.0})
+            return route
+        return self.registry.route(name, selector)
+
+    def _build(self, name: str, route: AliasRoute):
+        """Load every version of a route: a LoadedModel when it is plain, else a SplitRoute."""
+        if not route.is_split and route.shadow is None:
+            return self._load(name, route.version)
+        targets = [(self._load(name, v), w) for v, w in route.weights.items()]
+        shadow = None if route.shadow is None else self._load(name, route.shadow)
+        return SplitRoute(name, route.version, targets, shadow)
 
     def _load(self, name: str, version: int) -> LoadedModel:
         key = (name, version)
         found = self._pinned.get(key)
         if found is None:
-            for model in self._routes.values():
-                if (model.name, model.version) == key:
-                    found = model
-                    break
+            for entry in self._routes.values():
+                for model in entry.models() if isinstance(entry, SplitRoute) else (entry,):
+                    if (model.name, model.version) == key:
+                        found = model
+                        break
         if found is None:
             start = time.perf_counter()
             try:

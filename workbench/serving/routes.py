@@ -10,7 +10,6 @@ from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ..registry import InvalidNameError, Registry
 from .errors import ApiError, json_response
 from .inference import get_model, read_body
 from .protocol import parse_json
@@ -81,7 +80,8 @@ async def model_metadata(request: Request, name: str, version: str | None = None
     sig = loaded.signature
     reg = state.cache.registry
     versions = await run_in_threadpool(lambda: [str(v.version) for v in reg.versions(name)])
-    aliases = await run_in_threadpool(reg.aliases, name)
+    routes = await run_in_threadpool(reg.routes, name)
+    aliases = {a: r.version for a, r in routes.items()}
     n_out = len(loaded.classes) if loaded.classifier else sig.get("n_outputs", 1)
     outputs = [{"name": "predictions", "datatype": loaded.float_datatype, "shape": [-1, n_out]}]
     if loaded.classifier:
@@ -94,6 +94,8 @@ async def model_metadata(request: Request, name: str, version: str | None = None
                     "shape": [-1, sig["n_features"]]}],
         "outputs": outputs, "model_version": str(loaded.version),
         "aliases": {a: str(v) for a, v in aliases.items()},
+        "traffic": {a: route_json(r) for a, r in routes.items()
+                    if r.is_split or r.shadow is not None},
         "model_class": type(loaded.model).__name__, "signature": sig})
 
 
@@ -128,34 +130,13 @@ async def metrics(request: Request):
     return Response(body, media_type=content_type)
 
 
-# -- management (maintainer) ----------------------------------------------------------------
-def _as_author(state, key) -> Registry:
-    return Registry(state.cache.home, author=f"{key.name} (api)")
+def route_json(route) -> dict:
+    """``weights`` (version → share) and ``shadow`` of an alias, as JSON."""
+    return {"weights": {str(v): w for v, w in route.weights.items()},
+            "shadow": None if route.shadow is None else str(route.shadow)}
 
 
-async def _alias_change(request: Request, name: str, alias: str, act):
-    state = _state(request)
-    key = state.auth.require(request.headers, "maintainer")
-
-    def run():
-        reg = _as_author(state, key)
-        try:
-            previous = reg.aliases(name).get(alias)
-            version = act(reg)
-        finally:
-            reg.close()
-        state.cache.refresh()          # this worker swaps now; the others within a poll
-        return previous, version
-    try:
-        previous, version = await run_in_threadpool(run)
-    except InvalidNameError as exc:     # a name that could never be created
-        raise ApiError(422, str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - mapped to a client-facing status
-        raise state.registry_error(exc) from None
-    return json_response({"name": name, "alias": alias, "model_version": str(version),
-                          "previous_version": None if previous is None else str(previous)})
-
-
+# -- management (maintainer): aliases, canary and shadow routes are in .management
 def _body_doc(example: dict) -> dict:
     props = {k: {"type": "integer" if isinstance(v, int) else "string"} for k, v in example.items()}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -168,28 +149,6 @@ async def _json_body(request: Request) -> dict:
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
     return body
-
-
-@router.put("/v2/models/{name}/aliases/{alias}", tags=["management"],
-            summary="Point an alias at a version (maintainer)",
-            dependencies=[Depends(requires("maintainer"))], openapi_extra=_body_doc({"version": 2}))
-async def set_alias(request: Request, name: str, alias: str):
-    body = await _json_body(request)
-    version = body.get("version")
-    if isinstance(version, str) and version.isdigit():
-        version = int(version)
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**62:
-        raise ApiError(422, f"body must be {{\"version\": <positive integer>}}, got "
-                            f"{str(body)[:80]}")
-    return await _alias_change(request, name, alias,
-                               lambda reg: reg.set_alias(name, alias, version).version)
-
-
-@router.post("/v2/models/{name}/aliases/{alias}/rollback", tags=["management"],
-             summary="Move an alias back to its previous version (maintainer)",
-             dependencies=[Depends(requires("maintainer"))])
-async def rollback(request: Request, name: str, alias: str):
-    return await _alias_change(request, name, alias, lambda reg: reg.rollback(name, alias))
 
 
 @router.post("/v2/repository/models/{name}/load", tags=["management"],
