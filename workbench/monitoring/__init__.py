@@ -7,10 +7,12 @@ from .alerts import AlertRule, AlertStatus, DEFAULT_RULES
 from .drift import DriftReport, FeatureDrift, drift_report, psi
 from .log import FILENAME, PredictionLog, PredictionRecord, read_predictions
 from .monitor import ModelHealth, Monitor, Snapshot, TimeSeries, VersionHealth
+from .versions import VersionComparison, VersionStats
 from .simulate import SimulationResult, TrafficSimulator, simulate
 
 __all__ = ["FILENAME", "PredictionLog", "PredictionRecord", "read_predictions",
-           "Monitor", "Snapshot", "ModelHealth", "VersionHealth", "TimeSeries",
+           "Monitor", "Snapshot", "ModelHealth", "VersionHealth", "TimeSeries", "VersionComparison",
+           "VersionStats",
            "DriftReport", "FeatureDrift", "drift_report", "psi",
            "AlertRule", "AlertStatus", "DEFAULT_RULES",
            "TrafficSimulator", "SimulationResult", "simulate"]

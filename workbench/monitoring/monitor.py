@@ -19,6 +19,7 @@ from . import alerts as _alerts
 from .drift import DriftReport, drift_report
 from .log import FILENAME, connect
 from .rollup import percentile_from_buckets
+from .versions import VersionComparison, compare_versions
 
 #: seconds over which the current request rate is measured
 RECENT_S = 60
@@ -69,6 +70,7 @@ class ModelHealth:
     drift: DriftReport | None
     timeseries: TimeSeries | None = None
     recent_requests_per_s: float = 0.0  # over the last minute of the window (the current rate)
+    comparison: VersionComparison | None = None  # versions side by side (canary, shadow)
 
     def metric_values(self, now: float) -> dict:
         """The values alert rules read (NaN where there is no data)."""
@@ -194,7 +196,16 @@ class Monitor:
             last_request=float(last) if last is not None else None, aliases=aliases, live_version=live,
             drift=self.drift(model, live, window=window, now=now, max_rows=drift_rows) if live else None,
             timeseries=self.timeseries(model, window=window, now=now, step=step),
+            comparison=compare_versions(self._conn, self.registry, model, lo=lo, hi=hi),
         )
+
+    def compare_versions(self, model: str, *, window: float = 300, now: float | None = None,
+                         alias: str = "production") -> VersionComparison:
+        """Every version of ``model`` side by side over the window, for a canary or shadow of
+        ``alias``: traffic share, latency, errors, agreement, prediction distribution."""
+        now = time.time() if now is None else float(now)
+        return compare_versions(self._conn, self.registry, model, alias=alias,
+                                lo=int(math.floor(now - window)), hi=int(math.floor(now)))
 
     def timeseries(self, model: str, *, window: float = 300, now: float | None = None,
                    step: float | None = None) -> TimeSeries:

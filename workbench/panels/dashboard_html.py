@@ -43,20 +43,37 @@ def alerts_html(statuses) -> str:
 
 
 def versions_html(health) -> str:
-    """Per-version comparison: traffic share, latency, error rate."""
-    if not health.versions:
-        return "<div style='font-family:sans-serif'><h4>Versions serving</h4><i>no traffic in this window</i></div>"
+    """Versions side by side: role in a canary or shadow, configured and measured traffic
+    share, requests, latency, error rate, agreement with the answering version and the most
+    frequent predictions."""
+    comparison = getattr(health, "comparison", None)
+    if comparison is None or not comparison.versions:
+        return ("<div style='font-family:sans-serif'><h4>Versions serving</h4>"
+                "<i>no traffic in this window</i></div>")
     aliases = {}
     for alias, version in health.aliases.items():
         aliases.setdefault(version, []).append(alias)
-    rows = "".join(
-        f"<tr><td>v{v.version} {escape(', '.join(aliases.get(v.version, [])))}</td>"
-        f"<td>{_bar(v.share, '#1f77b4', 80)} {v.share:.0%}</td><td>{v.requests}</td>"
-        f"<td>{v.p50_ms:.1f}</td><td>{v.p99_ms:.1f}</td><td>{v.error_rate:.1%}</td></tr>"
-        for v in health.versions)
-    return ("<div style='font-family:sans-serif;margin-right:24px'><h4>Versions serving</h4>"
-            "<table class='wb-versions-table'><tr><th>version</th><th>share</th><th>requests</th>"
-            f"<th>p50 ms</th><th>p99 ms</th><th>errors</th></tr>{rows}</table></div>")
+    rows = []
+    for v in comparison.versions:
+        label = escape(", ".join(aliases.get(v.version, [])))
+        weight = "-" if v.weight is None else f"{v.weight:.0%}"
+        share = ("copy" if v.role == "shadow"
+                 else f"{_bar(v.share, '#1f77b4', 80)} {v.share:.0%}")
+        agree = "-" if v.agreement is None else f"{v.agreement:.1%}"
+        top = ", ".join(f"{escape(str(k))}: {n}" for k, n in list(v.predictions.items())[:3])
+        rows.append(f"<tr class='wb-version-{v.role}'><td>v{v.version} {label}</td>"
+                    f"<td>{v.role}</td><td>{weight}</td><td>{share}</td><td>{v.requests}</td>"
+                    f"<td>{_ms(v.p50_ms)}</td><td>{_ms(v.p99_ms)}</td>"
+                    f"<td>{v.error_rate:.1%}</td><td>{agree}</td><td>{top or '-'}</td></tr>")
+    title = "Versions side by side" if comparison.active else "Versions serving"
+    return (f"<div style='font-family:sans-serif;margin-right:24px'><h4>{title}</h4>"
+            "<table class='wb-versions-table'><tr><th>version</th><th>role</th><th>weight</th>"
+            "<th>share</th><th>requests</th><th>p50 ms</th><th>p99 ms</th><th>errors</th>"
+            "<th>agreement</th><th>predictions</th></tr>" + "".join(rows) + "</table></div>")
+
+
+def _ms(value: float) -> str:
+    return "-" if value != value else f"{value:.1f}"
 
 
 def drift_table_html(report, n: int = 10) -> str:
