@@ -1,5 +1,6 @@
 """Models: they learn, are deterministic, and survive (spec, arrays) bit for bit."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -166,3 +167,23 @@ def test_standardizer_can_be_folded_into_the_model():
 
 def test_repr_shows_hyperparameters():
     assert repr(MLPClassifier((32,), epochs=5)) == "MLPClassifier(epochs=5, hidden_layer_sizes=(32,))"
+
+
+def test_partial_fit_ignores_early_stopping_as_scikit_learn_does():
+    data = load_dataset("iris")
+    model = MLPClassifier((8,), early_stopping=True, random_state=0)
+    for _ in range(3):
+        model.partial_fit(data.X, data.y, classes=[0, 1, 2])
+    assert model.n_iter_ == 3 and "val_loss" not in model.history_
+
+
+@pytest.mark.parametrize("change, phrase", [
+    (lambda spec: spec["params"].update(evil=1), "parameters ['evil'] that LogisticRegression does not take"),
+    (lambda spec: spec["attributes"].update(_binary_as_single_output=False), "attributes ['_binary_as_single_output']"),
+    (lambda spec: spec["attributes"].pop("n_features_in_"), "lacks the attributes ['n_features_in_']"),
+])
+def test_from_spec_accepts_only_what_the_class_stores(change, phrase):
+    spec, arrays = LogisticRegression(epochs=1).fit(np.eye(4), [0, 1, 0, 1]).to_spec()
+    change(spec)
+    with pytest.raises(ValueError, match=re.escape(phrase)):
+        from_spec(spec, arrays)

@@ -225,3 +225,14 @@ def test_damaged_quantized_spec_is_refused():
         from_spec(spec, {**arrays, "codes": arrays["codes"][:-2]})
     with pytest.raises(ValueError, match="bits"):
         from_spec({**spec, "params": {**spec["params"], "bits": 5}}, arrays)
+
+
+@pytest.mark.parametrize("model, X", _small_models(), ids=lambda v: type(v).__name__)
+def test_quantized_forward_has_the_shape_of_the_float_forward(model, X):
+    # the contract: forward gives one column per class, also for a binary sigmoid model
+    q = quantize(model, bits=8)
+    Xf = X.astype(np.float32)
+    assert q.forward(Xf).shape == model.forward(Xf).shape
+    if hasattr(model, "classes_"):
+        assert q.forward(Xf).shape == (len(X), len(model.classes_))
+        np.testing.assert_array_equal(q.predict_proba(X), q.forward(X.astype(q.dtype)))

@@ -160,13 +160,8 @@ def prune(model, sparsity: float = 0.5, X=None, y=None, epochs: int = 0):
         pruned._rng = np.random.default_rng(pruned.random_state)
         pruned._optimizer = _MaskedOptimizer(make_optimizer(pruned.optimizer, pruned.learning_rate),
                                              masks)
-        early = pruned.early_stopping  # partial_fit has no validation split to watch
-        pruned.set_params(early_stopping=False)
-        try:
-            for _ in range(epochs):
-                pruned.partial_fit(X, y)
-        finally:
-            pruned.set_params(early_stopping=early)
+        for _ in range(epochs):
+            pruned.partial_fit(X, y)
     return pruned
 
 

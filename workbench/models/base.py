@@ -11,6 +11,10 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 SPEC_FORMAT = "workbench.model/1"
+#: fitted attributes a spec may carry besides a class's ``_spec_attributes``
+_SPECIAL_ATTRIBUTES = {"classes_", "classes_dtype", "feature_names_in_", "history_"}
+#: entries of ``_spec_attributes`` a spec may leave out (not every fit records them)
+_OPTIONAL_ATTRIBUTES = {"n_iter_", "loss_"}
 DTYPES = ("float32", "float64")
 
 
@@ -96,8 +100,19 @@ class WorkbenchModel(BaseEstimator):
         from ..training import History
 
         params = {k: _from_json(v) for k, v in spec.get("params", {}).items()}
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise ValueError(f"{cls.__name__} spec has parameters {unknown} that {cls.__name__} "
+                             f"does not take")
         model = cls(**params)
         attrs = dict(spec.get("attributes", {}))
+        stray = sorted(set(attrs) - set(cls._spec_attributes) - _SPECIAL_ATTRIBUTES)
+        if stray:
+            raise ValueError(f"{cls.__name__} spec has attributes {stray} that {cls.__name__} "
+                             f"does not store")
+        required = [a for a in cls._spec_attributes if a not in _OPTIONAL_ATTRIBUTES and a not in attrs]
+        if required:
+            raise ValueError(f"{cls.__name__} spec lacks the attributes {required}")
         if "classes_" in attrs:
             dtype = attrs.pop("classes_dtype", None)
             values = attrs.pop("classes_")

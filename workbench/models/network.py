@@ -33,6 +33,22 @@ from .base import WorkbenchModel, check_dtype
 from .optimizers import make_optimizer
 
 
+def dense_forward(X, params: dict, activation: str, keep: bool = False):
+    """The forward pass of fully-connected layers ``W0, b0, W1, b1, …``: the last layer's logits
+    (and, with ``keep``, the list ``[X, Z0, A1, Z1, A2, …]`` the backward pass needs)."""
+    f, _ = get_activation(activation)
+    n_layers = sum(1 for k in params if k.startswith("W"))
+    A, cache = X, [X]
+    for i in range(n_layers):
+        Z = A @ params[f"W{i}"]
+        Z += params[f"b{i}"]
+        if i < n_layers - 1:
+            A = f(Z)
+            if keep:
+                cache += [Z, A]
+    return (Z, cache) if keep else Z
+
+
 class Network(WorkbenchModel):
     """Shared machinery; subclasses choose hidden layers, activation, loss and target coding."""
 
@@ -91,18 +107,7 @@ class Network(WorkbenchModel):
 
     # -- forward and backward ----------------------------------------------------------------
     def _logits(self, X, keep: bool = False):
-        f, _ = get_activation(self._activation_name())
-        p = self.params_
-        n_layers = len(p) // 2
-        A, cache = X, [X]
-        for i in range(n_layers):
-            Z = A @ p[f"W{i}"]
-            Z += p[f"b{i}"]
-            if i < n_layers - 1:
-                A = f(Z)
-                if keep:
-                    cache += [Z, A]
-        return (Z, cache) if keep else Z
+        return dense_forward(X, self.params_, self._activation_name(), keep=keep)
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Outputs through the loss's link (probabilities or values); no input checks."""
@@ -147,8 +152,13 @@ class Network(WorkbenchModel):
         return self._loss().value(Z, Y) + self._penalty(X.shape[0]), Z
 
     # -- training ----------------------------------------------------------------------------
-    def _run_training(self, X, Y, *, epochs, fresh, validation_data=None, callbacks=None):
-        """Initialise (when ``fresh``) and run the training loop; shared by fit and partial_fit."""
+    def _run_training(self, X, Y, *, epochs, fresh, validation_data=None, callbacks=None,
+                      early_stopping=False):
+        """Initialise (when ``fresh``) and run the training loop; shared by fit and partial_fit.
+
+        ``early_stopping`` (fit only, as in scikit-learn): hold out ``validation_fraction`` of the
+        data unless validation data is given, and stop when its loss stops improving.
+        """
         if fresh:
             self._rng = np.random.default_rng(self.random_state)
             self.params_ = self._init_params(self._rng)
@@ -159,12 +169,12 @@ class Network(WorkbenchModel):
             self._rng = np.random.default_rng(self.random_state)
             self._optimizer = make_optimizer(self.optimizer, self.learning_rate)
         callbacks = list(callbacks or [])
-        if fresh and self.early_stopping and validation_data is None:
+        if early_stopping and validation_data is None:
             X, Xv, Y, Yv = train_test_split(X, Y, test_size=self.validation_fraction,
                                             random_state=int(self._rng.integers(2**31)),
                                             stratify=self._stratify_labels(Y))
             validation_data = (Xv, Yv)
-        if self.early_stopping:
+        if early_stopping:
             callbacks.append(EarlyStopping(patience=self.n_iter_no_change, min_delta=self.tol))
         first = len(self.history_) + 1 if self.history_ is not None else 1
         self.history_ = train(

@@ -26,9 +26,10 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .activations import get_activation, sigmoid
+from .activations import sigmoid
 from .base import WorkbenchModel, check_dtype
 from .losses import softmax
+from .network import dense_forward
 
 #: bit widths a quantized model can use
 SUPPORTED_BITS = (2, 4, 8, 16)
@@ -172,18 +173,7 @@ class _QuantizedNetwork(WorkbenchModel):
 
     def _logits(self, X, keep: bool = False):
         """Raw outputs of the last layer, as :meth:`Network._logits` (``keep``: the cache)."""
-        f, _ = get_activation(self.activation_)
-        p = self.dequantized_params()
-        n_layers = self._n_layers()
-        A, cache = X, [X]
-        for i in range(n_layers):
-            Z = A @ p[f"W{i}"]
-            Z += p[f"b{i}"]
-            if i < n_layers - 1:
-                A = f(Z)
-                if keep:
-                    cache += [Z, A]
-        return (Z, cache) if keep else Z
+        return dense_forward(X, self.dequantized_params(), self.activation_, keep=keep)
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Outputs through the output link (probabilities or values); no input checks."""
@@ -296,10 +286,15 @@ class QuantizedClassifier(ClassifierMixin, _QuantizedNetwork):
     0.998
     """
 
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes), as the float model's ``forward``: a single
+        sigmoid output p becomes the two columns (1 - p, p)."""
+        P = super().forward(X)
+        return np.hstack([1 - P, P]) if P.shape[1] == 1 else P
+
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns ordered as ``classes_``."""
-        P = self.forward(self._check_X(X))
-        return np.hstack([1 - P, P]) if P.shape[1] == 1 else P
+        return self.forward(self._check_X(X))
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row, shape (n_samples,)."""

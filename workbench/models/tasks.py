@@ -98,10 +98,12 @@ class ClassifierNetwork(ClassifierMixin, Network):
             Xv = validate_data(self, X_val, reset=False, dtype=check_dtype(self.dtype))
             validation = (Xv, self._encode(np.asarray(y_val)))
         return self._run_training(X, self._encode(y), epochs=self.epochs, fresh=True,
-                                  validation_data=validation, callbacks=callbacks)
+                                  validation_data=validation, callbacks=callbacks,
+                                  early_stopping=self.early_stopping)
 
     def partial_fit(self, X, y, classes=None):
-        """One epoch over ``(X, y)``, continuing from the current weights.
+        """One epoch over ``(X, y)``, continuing from the current weights (early stopping is for
+        :meth:`fit` only, as in scikit-learn).
 
         ``classes`` lists every label the model will ever see; it is needed on the first call
         when this batch does not contain them all.
@@ -180,10 +182,12 @@ class RegressorNetwork(RegressorMixin, Network):
             Xv = validate_data(self, X_val, reset=False, dtype=check_dtype(self.dtype))
             validation = (Xv, np.asarray(y_val, dtype=check_dtype(self.dtype)).reshape(len(Xv), -1))
         return self._run_training(X, Y, epochs=self.epochs, fresh=True,
-                                  validation_data=validation, callbacks=callbacks)
+                                  validation_data=validation, callbacks=callbacks,
+                                  early_stopping=self.early_stopping)
 
     def partial_fit(self, X, y):
-        """One epoch over ``(X, y)``, continuing from the current weights."""
+        """One epoch over ``(X, y)``, continuing from the current weights (early stopping is for
+        :meth:`fit` only, as in scikit-learn)."""
         first = not hasattr(self, "params_")
         if first:
             self._validate_hyperparameters()
