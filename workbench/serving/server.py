@@ -49,8 +49,13 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
           max_rows: int = 10_000, max_body_bytes: int = 8 * 1024 * 1024,
           log_level: str = "info", access_log: bool = False,
           exit_with_parent: int | None = None, batch_max_rows: int = 0,
-          batch_max_delay_ms: float = 2.0) -> None:
+          batch_max_delay_ms: float = 2.0, backend: str = "uvicorn", replicas: int = 1,
+          ray_address: str | None = None) -> None:
     """Serve every model of a workbench home until interrupted.
+
+    ``backend="uvicorn"`` runs ``workers`` uvicorn processes; ``backend="ray"`` runs the same app
+    as ``replicas`` Ray Serve replicas, on a local Ray bound to ``host`` or on the cluster at
+    ``ray_address`` (see :mod:`.ray_backend`).
 
     Raises
     ------
@@ -79,11 +84,17 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
 
     BatchConfig(batch_max_rows, batch_max_delay_ms)       # refuse bad values before starting
     home = resolve_home(home)
-    os.environ["WORKBENCH_SERVE_CONFIG"] = json.dumps({
+    settings = {
         "home": str(home), "auth": auth, "input_fraction": input_fraction,
         "limits": {"max_rows": max_rows, "max_body_bytes": max_body_bytes},
         "batching": {"max_batch_rows": batch_max_rows, "max_delay_ms": batch_max_delay_ms},
-        "log_level": log_level})
+        "log_level": log_level}
+    if backend not in ("uvicorn", "ray"):
+        raise ValueError(f"backend must be 'uvicorn' or 'ray', got {backend!r}")
+    if backend == "ray":
+        return _serve_ray(settings, host, port, replicas, ray_address, ssl_certfile,
+                          exit_with_parent)
+    os.environ["WORKBENCH_SERVE_CONFIG"] = json.dumps(settings)
     metrics_dir = None
     if workers > 1:
         metrics_dir = tempfile.mkdtemp(prefix="workbench-metrics-")
@@ -101,6 +112,24 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve_ray(settings, host, port, replicas, address, ssl_certfile, exit_with_parent) -> None:
+    from . import ray_backend
+
+    problem = ray_backend.available()
+    if problem:
+        raise ValueError(problem)
+    if not (isinstance(replicas, int) and replicas >= 1):
+        raise ValueError(f"replicas must be a positive integer, got {replicas!r}")
+    if ssl_certfile:
+        raise ValueError("the ray backend does not terminate TLS; put a TLS proxy in front of it")
+    if exit_with_parent:
+        _watch_parent(exit_with_parent)
+    print(f"workbench serve: starting Ray Serve ({replicas} replicas) home={settings['home']} "
+          f"auth={'on' if settings['auth'] else 'OFF'}", file=sys.stderr, flush=True)
+    ray_backend.serve_ray({**settings, "replicas": replicas}, host=host, port=port,
+                          address=address)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +155,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 0: off; registry tag serving.batch_max_rows overrides)")
     parser.add_argument("--batch-max-delay-ms", type=float, default=2.0, metavar="MS",
                         help="longest wait of a request for its batch to fill (default 2)")
+    parser.add_argument("--backend", choices=["uvicorn", "ray"], default="uvicorn",
+                        help="uvicorn worker processes (default) or a Ray Serve deployment")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="Ray Serve replicas (--backend ray)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="join this Ray cluster (e.g. ray://head:10001 or auto) instead of "
+                             "starting a local Ray on --host")
     parser.add_argument("--access-log", action="store_true", help="log every request line")
     parser.add_argument("--exit-with-parent", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -137,7 +173,8 @@ def run_args(args) -> int:
           input_fraction=args.log_inputs, max_rows=args.max_rows,
           max_body_bytes=args.max_body_bytes, log_level=args.log_level,
           access_log=args.access_log, exit_with_parent=args.exit_with_parent,
-          batch_max_rows=args.batch_max_rows, batch_max_delay_ms=args.batch_max_delay_ms)
+          batch_max_rows=args.batch_max_rows, batch_max_delay_ms=args.batch_max_delay_ms,
+          backend=args.backend, replicas=args.replicas, ray_address=args.ray_address)
     return 0
 
 

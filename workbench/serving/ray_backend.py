@@ -1,0 +1,118 @@
+"""Serve the same ASGI app on Ray Serve: ``workbench serve --backend ray --replicas N``.
+
+Each replica builds its own app with :func:`~.app.create_app` (the builder runs inside the
+replica, so model weights still come only from the registry, SHA-256 checked, never pickled;
+Ray only ships the small JSON-like settings). The protocol, auth, registry and prediction log
+are the ones of the uvicorn backend: every replica reads the same home and appends to the same
+``predictions.db``, so the home must be on a file system every Ray node sees (a shared mount).
+
+Locally, Ray starts on this machine bound to 127.0.0.1 with no dashboard; with ``address``
+(``ray://head:10001`` or ``auto``) it joins an existing cluster instead. ``/metrics`` answers
+for the replica that served the scrape (scrape each replica, or use Ray's own metrics).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+APP_NAME = "workbench"
+
+logger = logging.getLogger("workbench.serving")
+
+
+def build_app(settings: dict):
+    """Return the Ray Serve application (not started) for ``settings`` (see :func:`serve_ray`)."""
+    from ray import serve
+
+    settings = dict(settings)
+    replicas = int(settings.pop("replicas"))
+
+    def builder():
+        from .app import create_app
+        from .batching import BatchConfig
+        from .protocol import Limits
+
+        config = dict(settings)
+        logging.basicConfig(level=config.pop("log_level", "INFO").upper())
+        return create_app(config.pop("home"), limits=Limits(**config.pop("limits", {})),
+                          batching=BatchConfig(**config.pop("batching", {})), **config)
+
+    @serve.deployment(name="WorkbenchService", num_replicas=replicas,
+                      max_ongoing_requests=256, health_check_period_s=2)
+    @serve.ingress(builder)
+    class WorkbenchService:
+        """One replica: the workbench inference app."""
+
+    return WorkbenchService.bind()
+
+
+def start(settings: dict, *, host: str = "127.0.0.1", port: int = 8000,
+          address: str | None = None) -> None:
+    """Start (or join) Ray and run the app on it; returns when the replicas are up."""
+    import ray
+    from ray import serve
+
+    if address:
+        ray.init(address=address, ignore_reinit_error=True, logging_level=logging.WARNING)
+    else:
+        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
+                 num_cpus=max(2, int(settings["replicas"]) + 1), ignore_reinit_error=True,
+                 logging_level=logging.WARNING)
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(build_app(settings), name=APP_NAME, route_prefix="/", blocking=False)
+
+
+def stop() -> None:
+    """Shut the application, Serve and (when this process started it) Ray down."""
+    import ray
+    from ray import serve
+
+    try:
+        serve.shutdown()
+    finally:
+        ray.shutdown()
+
+
+def serve_ray(settings: dict, *, host: str = "127.0.0.1", port: int = 8000,
+              address: str | None = None) -> None:
+    """Run until SIGINT / SIGTERM, then shut everything down (also on errors).
+
+    ``settings``: ``home``, ``replicas`` and the keyword arguments of
+    :func:`~.app.create_app` (``auth``, ``input_fraction``, ``limits``, ``batching`` as dicts).
+    """
+    done = threading.Event()
+
+    def on_signal(signum, frame):
+        done.set()
+    previous = {}
+    try:
+        start(settings, host=host, port=port, address=address)
+        # after ray.init, which installs its own handlers: a SIGTERM now shuts down cleanly
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        print(f"workbench serve: ray backend with {settings['replicas']} replicas on "
+              f"http://{host}:{port}", file=sys.stderr, flush=True)
+        while not done.wait(0.5):
+            pass
+    finally:
+        try:
+            stop()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+def available() -> str | None:
+    """None when Ray Serve can be imported, else why not (for a clear error)."""
+    try:
+        import ray  # noqa: F401
+        from ray import serve  # noqa: F401
+    except ImportError as exc:
+        return (f"the ray backend needs Ray Serve: pip install 'maas-workbench[ray]' "
+                f"({exc})")
+    return None
+
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
