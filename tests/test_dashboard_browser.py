@@ -13,7 +13,7 @@ import pytest
 
 from workbench.data import load_dataset
 from workbench.demo import ROOT, train_digits_versions, voila_command
-from workbench.monitoring import Monitor, read_predictions, simulate
+from workbench.monitoring import Monitor, read_predictions, simulate, wait_until_written
 from workbench.processes import stop_process_group
 from workbench.serving import deploy
 from workbench.serving.endpoint import free_port
@@ -73,12 +73,6 @@ def logged_requests(home) -> int:
     return len(read_predictions(home, model="digits"))
 
 
-def settle(home, expected_at_least):
-    """Wait until the service's log writer has flushed what was sent (it writes in batches)."""
-    deadline = time.monotonic() + 10
-    while logged_requests(home) < expected_at_least and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
 
 
 def test_dashboard_in_chromium(service, voila, tmp_path):
@@ -86,9 +80,9 @@ def test_dashboard_in_chromium(service, voila, tmp_path):
 
     home, endpoint = service
     digits = load_dataset("digits")
-    first = simulate(endpoint.url, "digits", digits.X, key=endpoint.key, rps=40, duration=2.5,
+    simulate(endpoint.url, "digits", digits.X, key=endpoint.key, rps=40, duration=2.5,
                      bad_fraction=0.1, random_state=3)
-    settle(home, first.sent - first.by_kind.get("unknown_model", 0))
+    wait_until_written(home)  # the service's log writer flushes in batches
     expect.set_options(timeout=60_000)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -112,9 +106,9 @@ def test_dashboard_in_chromium(service, voila, tmp_path):
             assert tile(page, "p99").endswith(" ms") and float(tile(page, "p99")[:-3]) > 0
 
             # new traffic: a refresh a few seconds later shows it
-            second = simulate(endpoint.url, "digits", digits.X, key=endpoint.key, rps=40, duration=1.5,
+            simulate(endpoint.url, "digits", digits.X, key=endpoint.key, rps=40, duration=1.5,
                               random_state=4)
-            settle(home, logged + second.sent)
+            wait_until_written(home)
             expect(page.locator(".wb-kpi-requests .wb-kpi-value")).to_have_text(str(logged_requests(home)))
             assert int(tile(page, "requests")) > logged
 

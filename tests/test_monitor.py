@@ -56,12 +56,15 @@ def test_snapshot_counts_and_percentiles(home):
     assert {v.version: v.requests for v in h.versions} == {1: 400, 2: 200}
     assert sum(h.predictions.values()) == 570 and set(h.predictions) == {"0", "1", "2"}
     assert h.live_version == 1 and h.aliases == {"production": 1}
-    assert h.drift is not None and h.drift.n_live_rows == 570 and h.drift.status == "stable"
+    # drift of the live version (v1) reads only the inputs v1 answered: 400 requests, 20 refused
+    assert h.drift is not None and h.drift.n_live_rows == 380 and h.drift.status == "stable"
     assert h.timeseries.requests_per_s.sum() * 2 == pytest.approx(600)  # 2-second steps
     assert h.last_request == pytest.approx(NOW - 100 + 599 / 6, abs=1)
-    # a narrower window reads only its part of the log: 10 s at 6 requests/s
-    recent = mon.health("iris", window=10, now=NOW)
+    # a narrower window reads only its part of the log: 10 s at 6 requests/s, traffic running
+    # on past the window's end
+    recent = mon.health("iris", window=10, now=NOW - 1)
     assert recent.requests == 60 and recent.requests_per_s == pytest.approx(6.0)
+    assert recent.timeseries.requests_per_s.sum() * 1 == pytest.approx(60)  # 1-second steps
     assert mon.health("iris", window=10, now=NOW - 200).requests == 0
     mon.close()
 
@@ -85,4 +88,27 @@ def test_drift_and_alerts_fire_on_shifted_inputs(home):
 def test_monitor_of_an_empty_home_has_no_models(tmp_path):
     mon = Monitor(tmp_path)
     assert mon.models() == [] and mon.snapshot(now=NOW).models == {}
+    mon.close()
+
+
+def test_inputs_of_another_width_do_not_break_drift(home):
+    # e.g. a new version that takes other features is being canaried: its rows are left out
+    iris = load_dataset("iris")
+    write_log(home, [dict(model="iris", version=1 + i % 2, status=200, latency_ms=1.0, rows=1, outputs=[0],
+                          inputs=iris.X[i:i + 1] if i % 2 == 0 else np.ones((1, 7)), time_=NOW - 10 + i * 0.1)
+                     for i in range(40)])
+    mon = Monitor(home)
+    assert mon.live_inputs("iris", window=60, now=NOW).shape[0] == 20  # the newest row's width
+    drift = mon.snapshot(window=60, now=NOW).models["iris"].drift
+    assert drift.n_live_rows == 20
+    assert mon.live_inputs("iris", window=60, now=NOW, n_features=4).shape == (20, 4)
+    mon.close()
+
+
+def test_window_and_step_are_checked(tmp_path):
+    mon = Monitor(tmp_path)
+    with pytest.raises(ValueError, match="window must be a positive number"):
+        mon.health("x", window=0)
+    with pytest.raises(ValueError, match="step must be at least 1 second"):
+        mon.timeseries("x", window=60, step=0.5)
     mon.close()

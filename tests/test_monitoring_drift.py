@@ -87,3 +87,12 @@ def test_a_large_psi_from_a_small_noisy_sample_is_not_called_drift():
     live = (rng.random((60, 1)) < 0.2).astype(float)       # a small sample, by chance brighter
     f = drift_report(_reference(train), live).features[0]
     assert f.band in ("moderate", "major") and not f.significant and not f.drifted
+
+
+def test_significance_is_shared_over_the_features():
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(3000, 20))
+    report = drift_report(_reference(train), rng.normal(size=(300, 20)))
+    assert all(f.alpha == pytest.approx(0.05 / 20) for f in report.features)
+    # with no drift, an uncorrected 5 % test would flag about one feature in twenty
+    assert report.drift_share == 0.0 and report.status == "stable"

@@ -8,7 +8,7 @@ import pytest
 from workbench.cli import main as workbench_main
 from workbench.data import load_dataset
 from workbench.demo import train_digits_versions
-from workbench.monitoring import Monitor, TrafficSimulator, read_predictions, simulate
+from workbench.monitoring import Monitor, TrafficSimulator, read_predictions, simulate, wait_until_written
 from workbench.serving import deploy
 
 
@@ -23,10 +23,8 @@ def served(tmp_path_factory):
         endpoint.stop()
 
 
-def wait_for_log(home, n, model="digits"):
-    deadline = time.monotonic() + 15
-    while len(read_predictions(home, model=model)) < n and time.monotonic() < deadline:
-        time.sleep(0.1)
+def wait_for_log(home, model="digits"):
+    wait_until_written(home)
     return read_predictions(home, model=model)
 
 
@@ -43,9 +41,11 @@ def test_monitor_agrees_with_the_log_of_a_real_server(served):
         expected[status] += result.by_kind.get(kind, 0)
     assert Counter(result.statuses) == expected
 
-    logged = wait_for_log(home, result.sent - result.by_kind.get("unknown_model", 0))
+    logged = wait_for_log(home)
     statuses = Counter(r.status for r in logged)
-    health = Monitor(home).health("digits", window=120)
+    monitor = Monitor(home)
+    health = monitor.health("digits", window=120)
+    monitor.close()
     assert health.requests == len(logged)
     assert health.errors_by_status == {s: n for s, n in statuses.items() if s >= 400}
     assert health.error_rate == pytest.approx(sum(n for s, n in statuses.items() if s >= 400) / len(logged))
@@ -61,10 +61,14 @@ def test_monitor_agrees_with_the_log_of_a_real_server(served):
 def test_drifting_traffic_is_detected(served, tmp_path):
     home, endpoint = served
     X = load_dataset("digits").X
+    start = time.time()
     simulate(endpoint.url, "digits", X, key=endpoint.key, rps=80, duration=3, drift=4.0,
              drift_start=0.0, random_state=7)
-    time.sleep(1.0)
-    report = Monitor(home).drift("digits", window=3)
+    wait_until_written(home)
+    now = time.time()
+    monitor = Monitor(home)
+    report = monitor.drift("digits", window=now - start, now=now)  # exactly this run's traffic
+    monitor.close()
     assert report.n_live_rows > 50
     assert report.status == "major" and report.drift_share > 0.1
 

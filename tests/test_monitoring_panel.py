@@ -76,3 +76,25 @@ def test_periodic_refresh_runs_on_the_event_loop(home):
 def test_an_empty_home_says_so(tmp_path):
     dash = MonitoringDashboard(tmp_path)
     assert dash.refresh() is None and "no model" in dash._updated.value
+
+
+def test_tile_colours_follow_the_alert_rules(home):
+    from workbench.monitoring import Monitor, alerts
+
+    strict = MonitoringDashboard(home, monitor=Monitor(home, rules=[alerts.latency_above(1.0)]))
+    strict.refresh(now=NOW)
+    assert "wb-tone-bad" in strict._tiles["p99"].value
+    lax = MonitoringDashboard(home, monitor=Monitor(home, rules=[alerts.latency_above(1000.0)]))
+    lax.refresh(now=NOW)
+    assert "wb-tone-bad" not in lax._tiles["p99"].value
+
+
+def test_a_refresh_that_changes_the_model_list_refreshes_once(home, monkeypatch):
+    dash = MonitoringDashboard(home)
+    calls = []
+    original = dash.monitor.snapshot
+    monkeypatch.setattr(dash.monitor, "snapshot", lambda **kw: calls.append(kw) or original(**kw))
+    dash._model.options = ["(no models yet)"]  # as if the home had no model when the panel opened
+    calls.clear()
+    dash.refresh(now=NOW)
+    assert len(calls) == 1 and dash.model == "iris"

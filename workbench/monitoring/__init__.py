@@ -5,12 +5,25 @@ Never imports the web framework, so a dashboard kernel starts fast.
 """
 from .alerts import AlertRule, AlertStatus, DEFAULT_RULES
 from .drift import DriftReport, FeatureDrift, drift_report, psi
-from .log import FILENAME, PredictionLog, PredictionRecord, read_predictions
+from .log import FILENAME, PredictionLog, PredictionRecord, read_predictions, wait_until_written
 from .monitor import ModelHealth, Monitor, Snapshot, TimeSeries, VersionHealth
 from .versions import VersionComparison, VersionStats
-from .simulate import SimulationResult, TrafficSimulator, simulate
 
-__all__ = ["FILENAME", "PredictionLog", "PredictionRecord", "read_predictions",
+_SIMULATOR = ("SimulationResult", "TrafficSimulator", "simulate")
+
+
+def __getattr__(name):
+    # the simulator needs an HTTP client (httpx): loaded on first use, not by every dashboard kernel
+    if name in _SIMULATOR:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.simulator"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'workbench.monitoring' has no attribute {name!r}")
+
+
+__all__ = ["FILENAME", "PredictionLog", "PredictionRecord", "read_predictions", "wait_until_written",
            "Monitor", "Snapshot", "ModelHealth", "VersionHealth", "TimeSeries", "VersionComparison",
            "VersionStats",
            "DriftReport", "FeatureDrift", "drift_report", "psi",

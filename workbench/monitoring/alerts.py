@@ -7,7 +7,8 @@ metric                     meaning
 =========================  ==============================================================
 ``p99_latency_ms``         99th percentile of server-side latency over the window
 ``error_rate``             share of requests answered with a 4xx or 5xx status (0–1)
-``drift_share``            share of input features whose PSI is in the major band (0–1)
+``drift_share``            share of input features that drifted: PSI in the major band and a
+                           significant KS test (0–1)
 ``seconds_since_request``  seconds since the model last answered a request
 =========================  ==============================================================
 

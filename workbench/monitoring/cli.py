@@ -36,8 +36,10 @@ def dataset_for(home, model: str, dataset: str | None):
     from ..registry import Registry
 
     if dataset is None:
-        with Registry(home) as registry:
-            width = registry.get_version(model).signature["n_features"]
+        with Registry(home) as registry:  # the version a bare model name is served by
+            alias = "production" if "production" in registry.aliases(model) else None
+            signature = registry.get_version(model, alias=alias).signature or {}
+        width = signature.get("n_features")
         dataset = _BY_WIDTH.get(width)
         if dataset is None:
             raise ValueError(f"model {model!r} takes {width} features and no bundled data set has that "
@@ -47,7 +49,7 @@ def dataset_for(home, model: str, dataset: str | None):
 
 def run(args) -> int:
     from ..home import resolve_home
-    from .simulate import TrafficSimulator
+    from .simulator import TrafficSimulator
 
     home = resolve_home(args.home)
     X = dataset_for(home, args.model, args.dataset)

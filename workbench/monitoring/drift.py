@@ -17,9 +17,11 @@ Two measures per feature, against the reference the registry stored at register 
   and its p-value.
 
 A feature counts as *drifted* when its PSI is in the major band **and** the KS test finds the
-difference significant (p < ``ALPHA``): with a few hundred live rows, PSI alone over-reads noise
-in features with few distinct values (pixels that are almost always 0, say). The *drift share*
-is the fraction of drifted features.
+difference significant: with a few hundred live rows, PSI alone over-reads noise in features
+with few distinct values (pixels that are almost always 0, say). Significance is at ``ALPHA``
+shared over all features (Bonferroni: p < ALPHA / n_features), so a model with 64 inputs does
+not raise a false alarm on some feature nearly every refresh. The *drift share* is the fraction
+of drifted features.
 """
 from __future__ import annotations
 
@@ -71,11 +73,12 @@ class FeatureDrift:
     ks_pvalue: float
     reference_mean: float
     live_mean: float
+    alpha: float = ALPHA  # the significance level for this feature (Bonferroni-corrected)
 
     @property
     def significant(self) -> bool:
         """Whether the KS test finds the live values unlikely under the reference."""
-        return self.ks_pvalue < ALPHA
+        return self.ks_pvalue < self.alpha
 
     @property
     def drifted(self) -> bool:
@@ -130,10 +133,11 @@ def drift_report(reference: dict, X_live, *, model: str = "", version: int = 0) 
     live_counts = histogram_counts(X, reference["edges"])
     sample = np.asarray(reference["sample"], dtype=np.float64)
     features = []
+    alpha = ALPHA / len(names)
     for i, name in enumerate(names):
         value = psi(reference["counts"][i], live_counts[i])
         ks = stats.ks_2samp(sample[:, i], X[:, i])
         features.append(FeatureDrift(name, value, psi_band(value), float(ks.statistic),
                                      float(ks.pvalue), float(reference["mean"][i]),
-                                     float(X[:, i].mean())))
+                                     float(X[:, i].mean()), alpha))
     return DriftReport(model, int(version), int(X.shape[0]), tuple(features))

@@ -127,6 +127,35 @@ class PredictionRecord:
     agreement: float | None = None
 
 
+def wait_until_written(path: str | os.PathLike, *, quiet: float = 0.5, timeout: float = 15.0) -> int:
+    """Wait until the log at ``path`` (a file or a home) has stopped growing for ``quiet``
+    seconds — the writer flushes a few times a second — and return its number of rows.
+
+    For tests and walkthroughs that read the log right after sending traffic.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / FILENAME
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while True:
+        count = 0
+        if path.exists():
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+            try:
+                count = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+            except sqlite3.OperationalError:  # not created yet
+                count = 0
+            finally:
+                conn.close()
+        now = time.monotonic()
+        if count != last:
+            last, since = count, now
+        elif now - since >= quiet or now > deadline:
+            return count
+        time.sleep(0.05)
+
+
 def read_predictions(path: str | os.PathLike, *, model: str | None = None,
                      since: float | None = None, limit: int | None = None) -> list[PredictionRecord]:
     """Return logged requests, oldest first.

@@ -25,6 +25,15 @@ from .versions import VersionComparison, compare_versions
 RECENT_S = 60
 
 
+def window_seconds(now: float, window: float) -> tuple[int, int]:
+    """The whole seconds ``(lo, hi)`` of the roll-ups that make up the last ``window`` seconds
+    before ``now``: ``hi`` is the second ``now`` falls in and the range holds ``window`` of them."""
+    if not window > 0:
+        raise ValueError(f"window must be a positive number of seconds, got {window!r}")
+    hi = int(math.floor(now))
+    return hi - max(1, int(round(window))) + 1, hi
+
+
 @dataclass(frozen=True)
 class VersionHealth:
     """Traffic of one model version over the window."""
@@ -148,7 +157,7 @@ class Monitor:
                step: float | None = None, drift_rows: int = 2000) -> ModelHealth:
         """Health of ``model`` over the last ``window`` seconds before ``now``."""
         now = time.time() if now is None else float(now)
-        lo, hi = int(math.floor(now - window)), int(math.floor(now))
+        lo, hi = window_seconds(now, window)
         q = self._conn.execute
         args = (model, lo, hi)
         status_rows = q("SELECT version, status, SUM(requests), SUM(rows) FROM rollup_status "
@@ -204,8 +213,8 @@ class Monitor:
         """Every version of ``model`` side by side over the window, for a canary or shadow of
         ``alias``: traffic share, latency, errors, agreement, prediction distribution."""
         now = time.time() if now is None else float(now)
-        return compare_versions(self._conn, self.registry, model, alias=alias,
-                                lo=int(math.floor(now - window)), hi=int(math.floor(now)))
+        lo, hi = window_seconds(now, window)
+        return compare_versions(self._conn, self.registry, model, alias=alias, lo=lo, hi=hi)
 
     def timeseries(self, model: str, *, window: float = 300, now: float | None = None,
                    step: float | None = None) -> TimeSeries:
@@ -213,7 +222,9 @@ class Monitor:
         (about 60 steps over the window by default)."""
         now = time.time() if now is None else float(now)
         step = int(step or max(1, round(window / 60)))
-        lo, hi = int(math.floor(now - window)), int(math.floor(now))
+        if step < 1:
+            raise ValueError(f"step must be at least 1 second, got {step!r}")
+        lo, hi = window_seconds(now, window)
         n_steps = max(1, math.ceil((hi - lo + 1) / step))
         start = lo + step * np.arange(n_steps)
         req, err = np.zeros(n_steps), np.zeros(n_steps)
@@ -237,18 +248,27 @@ class Monitor:
         return TimeSeries(start.astype(np.float64), req / step, p50, p99, rate)
 
     # -- drift -------------------------------------------------------------------------------
-    def live_inputs(self, model: str, *, window: float = 300, now: float | None = None,
-                    max_rows: int = 2000) -> np.ndarray:
-        """The newest sampled input rows of ``model`` in the window (at most ``max_rows``)."""
+    def live_inputs(self, model: str, *, version: int | None = None, window: float = 300,
+                    now: float | None = None, max_rows: int = 2000,
+                    n_features: int | None = None) -> np.ndarray:
+        """The newest sampled input rows of ``model`` (answered by ``version``, when given) in the
+        window, at most ``max_rows``. Rows of another width than ``n_features`` (default: that of
+        the newest row) are left out."""
         now = time.time() if now is None else float(now)
+        sql = "SELECT inputs FROM predictions WHERE model=? AND inputs IS NOT NULL AND time > ? AND time <= ?"
+        args: tuple = (model, now - window, now)
+        if version is not None:
+            sql, args = sql + " AND version=?", args + (int(version),)
         rows: list = []
-        cur = self._conn.execute(
-            "SELECT inputs FROM predictions WHERE model=? AND inputs IS NOT NULL AND time BETWEEN ? AND ? "
-            "ORDER BY time DESC", (model, now - window, now))
-        for (blob,) in cur:
-            rows.extend(orjson.loads(blob))
+        for (blob,) in self._conn.execute(sql + " ORDER BY time DESC", args):
+            batch = orjson.loads(blob)
+            if n_features is None and batch:
+                n_features = len(batch[0])
+            rows.extend(r for r in batch if len(r) == n_features)
             if len(rows) >= max_rows:
                 break
+        if n_features is not None and not rows:
+            return np.empty((0, n_features))
         return np.asarray(rows[:max_rows], dtype=np.float64)
 
     def drift(self, model: str, version: int | None = None, *, window: float = 300,
@@ -261,9 +281,8 @@ class Monitor:
         reference = self.registry.reference(model, version)
         if reference is None:
             return None
-        X = self.live_inputs(model, window=window, now=now, max_rows=max_rows)
-        if X.ndim != 2 or (X.size and X.shape[1] != len(reference["feature_names"])):
-            X = np.empty((0, len(reference["feature_names"])))
+        X = self.live_inputs(model, version=version, window=window, now=now, max_rows=max_rows,
+                             n_features=len(reference["feature_names"]))
         return drift_report(reference, X, model=model, version=version)
 
     # -- one refresh -------------------------------------------------------------------------

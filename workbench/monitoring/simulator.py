@@ -141,7 +141,7 @@ class TrafficSimulator:
         failures, sent = 0, 0
         start = time.monotonic()
         sem = asyncio.Semaphore(self.concurrency)
-        tasks = []
+        pending: set = set()  # requests in flight (finished ones remove themselves)
 
         async with httpx.AsyncClient(base_url=self.url, timeout=10.0, verify=self.verify) as client:
             async def send(kind, path, body, headers):
@@ -159,15 +159,20 @@ class TrafficSimulator:
                     break
                 kind, path, body, headers = self._request(elapsed / self.duration)
                 kinds[kind] += 1
-                tasks.append(asyncio.create_task(send(kind, path, body, headers)))
+                task = asyncio.create_task(send(kind, path, body, headers))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
                 sent += 1
                 self._bar.update(1)
                 # keep a steady rate: sleep until the next request is due
                 delay = start + sent / self.rps - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            if tasks:
-                await asyncio.wait(tasks, timeout=15)
+            if pending:
+                _, unanswered = await asyncio.wait(set(pending), timeout=15)
+                for task in unanswered:  # no answer within 15 s: counted as failures
+                    task.cancel()
+                failures += len(unanswered)
         bad = sum(n for k, n in kinds.items() if k != "good")
         return SimulationResult(sent, dict(statuses), bad, time.monotonic() - start, failures, dict(kinds))
 
@@ -187,9 +192,18 @@ class TrafficSimulator:
             except RuntimeError:
                 return asyncio.run(self._run())
             box = {}
-            thread = threading.Thread(target=lambda: box.setdefault("result", asyncio.run(self._run())))
+
+            def run_in_thread():
+                try:
+                    box["result"] = asyncio.run(self._run())
+                except BaseException as exc:  # re-raised on the caller's thread below
+                    box["error"] = exc
+
+            thread = threading.Thread(target=run_in_thread, name="traffic-simulator")
             thread.start()
             thread.join()
+            if "error" in box:
+                raise box["error"]
             return box["result"]
         finally:
             self._bar.close()

@@ -99,7 +99,8 @@ def drift_table_html(report, n: int = 10) -> str:
         for f in report.top(n))
     return (f"<div style='font-family:sans-serif'><h4>Feature drift against v{report.version}'s training data</h4>"
             f"<div>{report.n_live_rows} sampled rows; {report.drift_share:.0%} of features drifted: PSI band "
-            f"major (≥ {MAJOR}; moderate from {MODERATE}) <i>and</i> a significant KS test (p &lt; {ALPHA})</div>"
+            f"major (≥ {MAJOR}; moderate from {MODERATE}) <i>and</i> a significant KS test "
+            f"(p &lt; {ALPHA} / {len(report.features)} features)</div>"
             "<table><tr><th>feature</th><th>PSI</th><th></th><th>band</th><th>KS</th><th>p-value</th><th></th></tr>"
             f"{rows}</table></div>")
 

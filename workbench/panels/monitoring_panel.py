@@ -80,8 +80,9 @@ class MonitoringDashboard(widgets.VBox):
                                                button_style="warning")
         self._rollback_button.on_click(lambda _: self.rollback())
         self._message = widgets.HTML()
-        self._model.observe(lambda _: self.refresh(), names="value")
-        self._window.observe(lambda _: self.refresh(), names="value")
+        self._refreshing = False
+        self._model.observe(self._on_control_change, names="value")
+        self._window.observe(self._on_control_change, names="value")
         controls = [self._rollback_button] if self.can_roll_back else []
         super().__init__([
             widgets.HBox([self._model, self._window, self._updated]),
@@ -103,8 +104,25 @@ class MonitoringDashboard(widgets.VBox):
     def can_roll_back(self) -> bool:
         return bool(self.url and self._maintainer_key)
 
+    def _on_control_change(self, _change):
+        if not self._refreshing:  # a refresh that updates the model list must not recurse
+            self.refresh()
+
     def refresh(self, now: float | None = None):
         """Recompute the snapshot and redraw every part; returns the snapshot."""
+        self._refreshing = True
+        try:
+            return self._refresh(now)
+        finally:
+            self._refreshing = False
+
+    def _threshold(self, metric: str, default: float) -> float:
+        """The lowest threshold the alert rules set on ``metric`` for this model (tile colours
+        follow the same rules as the alerts)."""
+        limits = [r.threshold for r in self.monitor.rules if r.metric == metric and r.model in (None, self.model)]
+        return min(limits) if limits else default
+
+    def _refresh(self, now):
         models = self.monitor.models()
         if models and list(self._model.options) != models:
             current = self._model.value
@@ -141,10 +159,11 @@ class MonitoringDashboard(widgets.VBox):
             "rps": ("requests / s", _fmt(k["rps"], 2), f"last {int(min(60, health.window_s))} s", "neutral"),
             "requests": ("requests", str(k["requests"]), "in the window", "neutral"),
             "p50": ("p50 latency", _fmt(k["p50"], 1, " ms"), "median", "neutral"),
-            "p99": ("p99 latency", _fmt(k["p99"], 1, " ms"), "tail", "bad" if k["p99"] > 250 else "neutral"),
+            "p99": ("p99 latency", _fmt(k["p99"], 1, " ms"), "tail",
+                    "bad" if k["p99"] > self._threshold("p99_latency_ms", math.inf) else "neutral"),
             "errors": ("errors", _fmt(100 * k["error_rate"], 1, " %"),
                        ", ".join(f"{s}: {n}" for s, n in sorted(health.errors_by_status.items())) or "none",
-                       "bad" if k["error_rate"] > 0.05 else "good"),
+                       "bad" if k["error_rate"] > self._threshold("error_rate", math.inf) else "good"),
             "drift": ("data drift", drift.status if drift else "no reference",
                       f"{drift.drift_share:.0%} of features" if drift and drift.n_live_rows else "",
                       {"major": "bad", "moderate": "warn", "stable": "good"}.get(drift.status if drift else "", "neutral")),
@@ -176,6 +195,8 @@ class MonitoringDashboard(widgets.VBox):
             while True:
                 try:
                     self.refresh()
+                    if "refresh failed" in self._message.value:
+                        self._message.value = ""  # recovered
                 except Exception as exc:  # keep the dashboard alive; show what went wrong
                     self._message.value = f"<span style='color:#b00'>refresh failed: {escape(str(exc))}</span>"
                 await asyncio.sleep(self.interval)
