@@ -81,7 +81,7 @@ def voila_command(port: int, notebook: Path = DASHBOARD) -> list[str]:
 def run(args) -> int:
     from .home import resolve_home
     from .monitoring.cli import dataset_for
-    from .monitoring.simulate import TrafficSimulator
+    from .monitoring.simulator import TrafficSimulator
     from .serving import deploy
     from .serving.keys import KeyStore
 
@@ -90,24 +90,23 @@ def run(args) -> int:
     for v in train_digits_versions(home):
         print(f"  digits v{v.version}: accuracy {v.metrics.get('accuracy', float('nan')):.4f}")
     endpoint = deploy("digits", home=home, port=args.port, role="maintainer", log_inputs=0.2)
-    store = KeyStore(home)
-    sim_key_name = f"demo-simulator-{os.getpid()}"
-    sim_key = store.create(sim_key_name, "predictor")
-    store.close()
-    simulator = TrafficSimulator(endpoint.url, "digits", dataset_for(home, "digits", None), key=sim_key,
-                                 rps=args.rps, duration=args.duration, drift=2.0,
-                                 drift_start=min(0.5, 60.0 / args.duration), bad_fraction=0.02)
-    sim_thread = threading.Thread(target=simulator.run, name="simulator", daemon=True)
-    sim_thread.start()
-    env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_URL": endpoint.url,
-           "WORKBENCH_MAINTAINER_KEY": endpoint.key or ""}
-    voila = subprocess.Popen(voila_command(args.voila_port), env=env, cwd=ROOT,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
-    print(f"\ninference service : {endpoint.url}   (API docs: {endpoint.url}/docs)")
-    print(f"dashboard (Voila) : http://127.0.0.1:{args.voila_port}/")
-    print(f"simulated traffic : {simulator!r}")
-    print("Ctrl-C stops everything.\n")
-    try:
+    sim_key_name, voila = f"demo-simulator-{os.getpid()}", None
+    try:  # from here on, whatever fails, the service (and what else started) is stopped
+        store = KeyStore(home)
+        sim_key = store.create(sim_key_name, "predictor")
+        store.close()
+        simulator = TrafficSimulator(endpoint.url, "digits", dataset_for(home, "digits", None), key=sim_key,
+                                     rps=args.rps, duration=args.duration, drift=2.0,
+                                     drift_start=min(0.5, 60.0 / args.duration), bad_fraction=0.02)
+        threading.Thread(target=simulator.run, name="simulator", daemon=True).start()
+        env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_URL": endpoint.url,
+               "WORKBENCH_MAINTAINER_KEY": endpoint.key or ""}
+        voila = subprocess.Popen(voila_command(args.voila_port), env=env, cwd=ROOT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        print(f"\ninference service : {endpoint.url}   (API docs: {endpoint.url}/docs)")
+        print(f"dashboard (Voila) : http://127.0.0.1:{args.voila_port}/")
+        print(f"simulated traffic : {simulator!r}")
+        print("Ctrl-C stops everything.\n")
         while voila.poll() is None:
             time.sleep(0.5)
         print(f"Voila exited with code {voila.returncode}")
@@ -116,9 +115,11 @@ def run(args) -> int:
         print("\nstopping …")
         return 0
     finally:
-        stop_process_group(voila, timeout=10)
+        if voila is not None:
+            stop_process_group(voila, timeout=10)
         endpoint.stop()
         store = KeyStore(home)
-        store.revoke(sim_key_name)
+        if any(k.name == sim_key_name for k in store.list()):
+            store.revoke(sim_key_name)
         store.close()
         print("stopped: dashboard, service and simulator")
