@@ -143,3 +143,27 @@ def test_import_refuses_a_file_that_is_not_a_zip(tmp_path):
 def test_import_rename_must_be_valid(tmp_path, archive):
     with pytest.raises(InvalidNameError):
         Registry(tmp_path / "dst").import_(archive, name="NO")
+
+
+def test_import_takes_signature_and_class_from_the_weights_not_the_manifest(tmp_path):
+    iris = load_dataset("iris")
+    src = Registry(tmp_path / "a")
+    src.register("iris", MLPClassifier((4,), epochs=2, random_state=0).fit(iris.X, iris.y))
+    archive = src.export("iris", 1, tmp_path / "iris.zip")
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(archive) as zin, zipfile.ZipFile(forged, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith(".json"):
+                manifest = json.loads(data)
+                manifest["signature"] = {**manifest["signature"], "n_features": 7}
+                manifest["model_class"] = "LinearRegression"
+                data = json.dumps(manifest).encode()
+            zout.writestr(item, data)
+    dst = Registry(tmp_path / "b")
+    with pytest.raises(IntegrityError, match="manifest describes the model"):
+        dst.import_(forged)
+    assert dst.models() == []
+    mv = dst.import_(archive)
+    assert mv.signature["n_features"] == 4 and mv.model_class == "MLPClassifier"
+    np.testing.assert_array_equal(dst.load("iris").predict(iris.X), src.load("iris").predict(iris.X))

@@ -76,6 +76,18 @@ def _checked_blob(zf, sha, path, what) -> bytes:
     return data
 
 
+def _describe(weights: bytes, path) -> tuple[dict, str]:
+    """Rebuild the model from verified weight bytes: its signature and class name."""
+    from ..models import from_spec
+
+    spec, arrays = codec.decode(weights, "weight file")
+    try:
+        model = from_spec(spec, arrays)
+    except (ValueError, TypeError) as exc:
+        raise IntegrityError(f"archive {path}: its weight file does not hold a loadable model: {exc}") from None
+    return model.signature(), spec["class"]
+
+
 def import_archive(registry, path, *, name=None):
     """Verify the archive at ``path`` and add its version to ``registry``; return the record."""
     path = Path(path)
@@ -107,12 +119,18 @@ def import_archive(registry, path, *, name=None):
     origin = {"name": source, "version": manifest.get("version"), "author": manifest.get("author"),
               "created_at": manifest.get("created_at"), "exported_at": manifest.get("exported_at"),
               "exported_by": manifest.get("exported_by"), "archive": path.name}
+    # the manifest is not covered by a hash: what serving relies on (the input signature, the
+    # class) is taken from the verified weights themselves, rebuilt into a model here
+    signature, model_class = _describe(weights, path)
+    claimed = manifest.get("signature")
+    if claimed is not None and claimed != signature:
+        raise IntegrityError(f"archive {path}: its manifest describes the model as {claimed!r}, "
+                             f"but the weights it holds are {signature!r}")
     row = dict(metrics=check_metrics(manifest.get("metrics")),
                params=check_json_dict(manifest.get("params"), "params"),
                tags=check_json_dict(manifest.get("tags"), "tags"),
                description=str(manifest.get("description") or ""), parent=parent,
-               signature=check_json_dict(manifest.get("signature"), "signature") or None,
-               model_class=str(manifest.get("model_class") or ""), origin=origin)
+               signature=signature, model_class=model_class, origin=origin)
     sha, size = registry.blobs.put(weights)
     ref_sha = ref_size = None
     if ref is not None:
