@@ -151,13 +151,25 @@ def test_archive_hides_from_latest_but_never_reuses_numbers(reg):
         reg.set_alias("m", "staging", 2)
 
 
-def test_rollback_onto_archived_version_is_refused(reg):
+def test_rollback_passes_over_archived_versions(reg):
+    for seed in range(3):
+        reg.register("m", FakeModel(seed))
+    for version in (1, 2, 3):
+        reg.set_alias("m", "production", version)
+    reg.archive("m", 2)
+    # production: 1 -> 2 -> 3; v2 archived since: rolling back goes to v1, not stuck on v2
+    assert reg.rollback("m", "production") == 1 and reg.aliases("m") == {"production": 1}
+    event = reg.history("m")[-1]
+    assert event.action == "rolled back" and event.detail.get("skipped_archived") == [2]
+
+
+def test_rollback_with_only_archived_earlier_targets_says_so(reg):
     reg.register("m", FakeModel(0))
     reg.register("m", FakeModel(1))
     reg.set_alias("m", "production", 1)
     reg.set_alias("m", "production", 2)
     reg.archive("m", 1)
-    with pytest.raises(ArchivedVersionError, match="archived"):
+    with pytest.raises(NothingToRollBackError, match=r"archived earlier targets passed over: \[1\]"):
         reg.rollback("m", "production")
     assert reg.aliases("m") == {"production": 2}
 

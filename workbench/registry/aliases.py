@@ -73,20 +73,30 @@ class AliasOps:
             current = self._alias_target(conn, name, alias)
             if current is None:
                 raise AliasNotFoundError(self._no_alias_message(conn, name, alias))
-            top = conn.execute("SELECT id, version, split FROM alias_stack WHERE name = ? AND alias = ? "
-                               "ORDER BY id DESC LIMIT 1", (name, alias)).fetchone()
-            if top is None:
-                raise NothingToRollBackError(
-                    f"alias {alias!r} of {name!r} has no earlier target to roll back to "
-                    f"(it points at v{current}; no earlier change of it is left to undo)")
+            # earlier targets that were archived since are passed over (and dropped from the
+            # stack), so archiving an old version never blocks rolling back past it
+            skipped = []
+            while True:
+                top = conn.execute("SELECT id, version, split FROM alias_stack WHERE name = ? AND alias = ? "
+                                   "ORDER BY id DESC LIMIT 1", (name, alias)).fetchone()
+                if top is None:
+                    after = f"; archived earlier targets passed over: {skipped}" if skipped else ""
+                    raise NothingToRollBackError(
+                        f"alias {alias!r} of {name!r} has no earlier target to roll back to "
+                        f"(it points at v{current}; no earlier change of it is left to undo{after})")
+                targets = {int(top["version"])} | {int(v) for v in json.loads(top["split"] or "{}")}
+                if not any(self._version_row(conn, name, v)["archived"] for v in targets):
+                    break
+                skipped.append(int(top["version"]))
+                conn.execute("DELETE FROM alias_stack WHERE id = ?", (top["id"],))
             target = int(top["version"])
-            if self._version_row(conn, name, target)["archived"]:
-                raise ArchivedVersionError(f"cannot roll back {alias!r} of {name!r} to v{target}: "
-                                           "that version is archived")
             conn.execute("DELETE FROM alias_stack WHERE id = ?", (top["id"],))
             conn.execute("UPDATE aliases SET version = ?, split = ? WHERE name = ? AND alias = ?",
                          (target, top["split"], name, alias))
-            detail = {"weights": json.loads(top["split"])} if top["split"] else None
+            detail = {"weights": json.loads(top["split"])} if top["split"] else {}
+            if skipped:
+                detail["skipped_archived"] = skipped
+            detail = detail or None
             add_audit(conn, name=name, action="rolled back", author=self.author, at=time.time(),
                       version=target, alias=alias, previous=current, detail=detail)
             bump_generation(conn)
