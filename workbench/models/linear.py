@@ -29,7 +29,11 @@ class LinearRegression(RegressorNetwork):
         ``'closed_form'`` solves the normal equations once; ``'gd'`` trains by gradient descent
         with the optimizer settings below (and ``partial_fit`` always takes gradient steps).
     alpha : float, default=0.0
-        L2 (ridge) penalty on the weights.
+        L2 (ridge) penalty on the weights. In closed form the objective is, as in scikit-learn's
+        ``Ridge``, :math:`\\lVert y - Xw - b \\rVert^2 + \\alpha \\lVert w \\rVert^2`; gradient descent
+        penalises each mini-batch of :math:`m` rows by :math:`\\alpha \\lVert w \\rVert^2 / (2m)` as the
+        MLPs do, which over an epoch weighs the penalty about :math:`n / m` times more. Compare
+        the two solvers with ``alpha=0``.
     optimizer, learning_rate, batch_size, epochs, early_stopping, validation_fraction,
     n_iter_no_change, tol, dtype, random_state, verbose : as in :class:`MLPRegressor`.
 
