@@ -49,9 +49,17 @@ def build_app(settings: dict):
     return WorkbenchService.bind()
 
 
+def use_loopback() -> None:
+    """Make a local Ray use 127.0.0.1 as its node address instead of this machine's reachable
+    one (Ray reads this when it is imported, so call it first)."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
 def start(settings: dict, *, host: str = "127.0.0.1", port: int = 8000,
           address: str | None = None) -> None:
     """Start (or join) Ray and run the app on it; returns when the replicas are up."""
+    if not address:
+        use_loopback()
     import ray
     from ray import serve
 

@@ -117,6 +117,8 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
 def _serve_ray(settings, host, port, replicas, address, ssl_certfile, exit_with_parent) -> None:
     from . import ray_backend
 
+    if not address:     # before ray is imported: a local Ray uses the loopback address
+        ray_backend.use_loopback()
     problem = ray_backend.available()
     if problem:
         raise ValueError(problem)
