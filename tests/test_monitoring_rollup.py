@@ -60,3 +60,20 @@ def test_regression_outputs_are_rounded_to_two_significant_digits():
     assert rollup.output_key(0.123456) == "0.12"
     assert rollup.output_key("cat") == "cat"
     assert rollup.output_key([1.234, 5.0]) == "[1.2, 5]"
+
+
+def test_read_predictions_reads_a_log_from_before_the_shadow_columns(tmp_path):
+    import sqlite3
+
+    from workbench.monitoring import read_predictions
+
+    conn = sqlite3.connect(tmp_path / "predictions.db")
+    conn.execute("CREATE TABLE predictions (id INTEGER PRIMARY KEY, time REAL, request_id TEXT, "
+                 "model TEXT, version INTEGER, protocol TEXT, status INTEGER, latency_ms REAL, "
+                 "rows INTEGER, outputs TEXT, inputs TEXT, error TEXT)")
+    conn.execute("INSERT INTO predictions VALUES (1, 1.0, NULL, 'm', 1, 'v2', 200, 1.5, 1, "
+                 "'[0]', NULL, NULL)")
+    conn.commit()
+    conn.close()
+    (record,) = read_predictions(tmp_path)
+    assert record.model == "m" and record.outputs == [0] and record.role is None

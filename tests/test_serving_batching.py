@@ -168,3 +168,14 @@ def test_mixed_batch_one_bad_request_fails_alone(served):
         else:
             assert answer.status_code == 200, answer.text
             assert answer.json()["outputs"][0]["shape"] == [len(requests[i])]
+
+
+def test_a_batch_of_one_that_fails_fails_alone():
+    def run(X):
+        raise ValueError("broken model")
+    batcher = Batcher(run, BatchConfig(8, 0.0))
+
+    async def go():
+        return await asyncio.gather(batcher.run(np.ones((1, 2))), return_exceptions=True)
+    (answer,) = asyncio.run(go())
+    assert isinstance(answer, ValueError)

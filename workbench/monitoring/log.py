@@ -190,13 +190,18 @@ def read_predictions(path: str | os.PathLike, *, model: str | None = None,
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    columns = _COLUMNS
     try:
+        have = {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
+        if not set(_COLUMNS) <= have:       # a log written before role/shadow_of/agreement
+            columns = tuple(c for c in _COLUMNS if c in have)
+            sql = sql.replace(", ".join(_COLUMNS), ", ".join(columns), 1)
         rows = conn.execute(sql, args).fetchall()
     finally:
         conn.close()
     out = []
     for row in reversed(rows):
-        values = dict(zip(("id",) + _COLUMNS, row))
+        values = dict(zip(("id",) + columns, row))
         for key in ("outputs", "inputs"):
             if values[key] is not None:
                 values[key] = orjson.loads(values[key])

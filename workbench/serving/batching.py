@@ -141,9 +141,9 @@ class Batcher:
         try:
             X = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
             result = await loop.run_in_executor(None, self._run, X)
-        except Exception:  # noqa: BLE001 - retry one by one: only the culprit fails
+        except Exception as exc:  # noqa: BLE001 - retry one by one: only the culprit fails
             if len(batch) == 1:
-                _settle(batch[0][1], exc=_current())
+                _settle(batch[0][1], exc=exc)
                 return
             for X, future, _ in batch:
                 try:
@@ -157,11 +157,6 @@ class Batcher:
             _settle(future, {k: v[start:stop] for k, v in result.items()}
                     if len(batch) > 1 else result)
             start = stop
-
-
-def _current() -> BaseException:
-    import sys
-    return sys.exc_info()[1]
 
 
 def _settle(future, value=None, exc=None) -> None:
