@@ -14,9 +14,12 @@ that load from elsewhere on the machine hits both alike; the medians are reporte
 Usage::
 
     .venv/bin/python benchmarks/serving.py [--home DIR] [--seconds 5] [--repeat 3]
+                                           [--suite baseline|batching|ray|all]
 
 Writes ``<home>/benchmarks/serving.json`` and prints a table. Target: workbench requests/s at
-concurrency 8 ≥ 70 % of the bare endpoint's.
+concurrency 8 ≥ 70 % of the bare endpoint's. The ``batching`` and ``ray`` suites are in
+``serving_scale.py``: adaptive batching on/off at concurrency 64 (target ≥ 2× requests/s on the
+wide MLP) and Ray Serve with 2 replicas against uvicorn with 2 workers.
 """
 from __future__ import annotations
 
@@ -116,15 +119,15 @@ async def _load(port, request, concurrency, seconds, warmup):
 
 
 def run_load(port: int, path: str, key: str | None, concurrency: int, seconds: float,
-             warmup: float) -> dict:
+             warmup: float, n_features: int = N_FEATURES) -> dict:
     """Load one server; return requests/s and latency percentiles (ms)."""
     try:
         import uvloop
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    row = np.random.default_rng(0).normal(size=N_FEATURES).round(4).tolist()
-    body = json.dumps({"inputs": [{"name": "input-0", "shape": [1, N_FEATURES],
+    row = np.random.default_rng(0).normal(size=n_features).round(4).tolist()
+    body = json.dumps({"inputs": [{"name": "input-0", "shape": [1, n_features],
                                    "datatype": "FP32", "data": row}]}).encode()
     head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n")
@@ -220,8 +223,13 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per server and concurrency, interleaved; medians reported")
     parser.add_argument("--bare-server", nargs=2, metavar=("HOME", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--suite", choices=["baseline", "batching", "ray", "all"], default="all",
+                        help="baseline: workbench vs bare endpoint; batching: on/off at "
+                             "concurrency 64 (digits and a 784-1024-1024-10 MLP); ray: Ray Serve "
+                             "2 replicas vs uvicorn 2 workers (default: all)")
     parser.add_argument("--load", nargs=5, metavar=("PORT", "PATH", "KEY", "C", "S"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--features", type=int, default=N_FEATURES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_server:
         run_bare(args.bare_server[0], int(args.bare_server[1]))
@@ -229,9 +237,20 @@ def main(argv=None) -> int:
     if args.load:
         port, path, key, c, s = args.load
         print(json.dumps(run_load(int(port), path, None if key == "-" else key, int(c), float(s),
-                                  args.warmup)))
+                                  args.warmup, args.features)))
         return 0
+    report = {}
+    if args.suite in ("baseline", "all"):
+        report = baseline(args)
+    if args.suite != "baseline":
+        import serving_scale
 
+        report = serving_scale.run(args, report, sys.modules[__name__])
+    return 0
+
+
+def baseline(args) -> dict:
+    """Workbench against the bare endpoint at concurrency 1, 8, 64 (the original benchmark)."""
     from workbench.home import resolve_home
     from workbench.serving.endpoint import free_port
 
@@ -290,7 +309,7 @@ def main(argv=None) -> int:
                   f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}")
     print(f"workbench / bare at concurrency 8: {report['ratio_at_8']:.0%} (target ≥ 70 %)")
     print(f"written to {out_dir / 'serving.json'}")
-    return 0
+    return report
 
 
 if __name__ == "__main__":

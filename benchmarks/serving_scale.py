@@ -1,0 +1,164 @@
+"""Scale suites of ``benchmarks/serving.py``: adaptive batching on/off, and Ray Serve against
+uvicorn.
+
+``batching``
+    Single-row v2 requests at concurrency 64 to the digits MLP (64-128-10) and to a wide MLP
+    (784-1024-1024-10, synthetic inputs), each served by one uvicorn worker with batching off and
+    with ``--batch-max-rows 64 --batch-max-delay-ms 2``; server and load generator on separate
+    CPUs when there are two or more. Target: ≥ 2× requests/s with batching on the wide model.
+``ray``
+    The digits MLP behind ``--backend ray --replicas 2`` against ``--workers 2`` (uvicorn), at
+    concurrency 8 and 64, no pinning (both servers need every CPU; the load generator shares
+    them).
+
+Runs of the compared servers are interleaved and the medians reported, as in the baseline.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BATCH_FLAGS = ["--batch-max-rows", "64", "--batch-max-delay-ms", "2"]
+
+
+def prepare(scratch: Path) -> str:
+    """Register ``digits`` (64-128-10) and ``wide`` (784-1024-1024-10); return a predictor key."""
+    from workbench.data import load_dataset
+    from workbench.models import MLPClassifier
+    from workbench.registry import Registry
+    from workbench.serving.keys import KeyStore
+
+    digits = load_dataset("digits")
+    rng = np.random.default_rng(0)
+    Xw = rng.normal(size=(256, 784)).astype(np.float32)
+    yw = rng.integers(0, 10, size=256)
+    with Registry(scratch) as reg:
+        reg.register("digits", MLPClassifier((128,), epochs=5, random_state=0)
+                     .fit(digits.X, digits.y))
+        reg.register("wide", MLPClassifier((1024, 1024), epochs=1, random_state=0).fit(Xw, yw))
+    store = KeyStore(scratch)
+    key = store.create("bench-scale", "predictor")
+    store.close()
+    return key
+
+
+def _server(scratch, port, *extra):
+    return [sys.executable, "-m", "workbench.serving.server", "--home", str(scratch), "--port",
+            str(port), "--log-level", "warning", *extra]
+
+
+def _compare(bench, args, scratch, targets, key, cases, *, pin: bool, ready_timeout=60):
+    """Start every target, then for each (model, features, concurrency) run the load on each
+    target ``args.repeat`` times, interleaved; return {target: [median result, ...]}."""
+    from workbench.serving.endpoint import free_port
+
+    server_cpus, load_cpus = bench._cpus() if pin else (None, None)
+    procs, ports, logs = {}, {}, []
+    results = {t: [] for t in targets}
+    try:
+        for target, command in targets.items():
+            ports[target] = free_port()
+            logs.append(open(scratch / f"{target}.log", "wb"))
+            procs[target] = bench._start(command(ports[target]), server_cpus, logs[-1])
+        for target in targets:
+            bench._wait_ready(ports[target], procs[target], timeout=ready_timeout)
+        for model, features, c in cases:
+            runs = {t: [] for t in targets}
+            for _ in range(args.repeat):
+                for target in targets:
+                    load = subprocess.run(
+                        [sys.executable, bench.__file__, "--warmup", str(args.warmup),
+                         "--features", str(features), "--load", str(ports[target]),
+                         f"/v2/models/{model}/infer", key, str(c), str(args.seconds)],
+                        capture_output=True, text=True, check=True,
+                        preexec_fn=(lambda: os.sched_setaffinity(0, load_cpus)) if load_cpus
+                        else None)
+                    runs[target].append(json.loads(load.stdout))
+            for target, found in runs.items():
+                results[target].append({"model": model, **bench._median(found)})
+    finally:
+        for target, proc in procs.items():
+            _stop_gracefully(bench, proc)
+        for log in logs:
+            log.close()
+    return results
+
+
+def _stop_gracefully(bench, proc):
+    """SIGTERM to the server alone first (the ray backend then shuts Ray down), then its group."""
+    import signal
+
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+    bench._stop(proc)
+
+
+def batching(bench, args, scratch: Path, key: str) -> dict:
+    targets = {"batching off": lambda port: _server(scratch, port),
+               "batching on": lambda port: _server(scratch, port, *BATCH_FLAGS)}
+    cases = [("digits", 64, 64), ("wide", 784, 64)]
+    results = _compare(bench, args, scratch, targets, key, cases, pin=True)
+    ratios = {}
+    for i, (model, _, _) in enumerate(cases):
+        off, on = results["batching off"][i], results["batching on"][i]
+        ratios[model] = on["requests_per_s"] / off["requests_per_s"] if off["requests_per_s"] else None
+    return {"results": results, "speedup": ratios, "target_speedup_wide": 2.0,
+            "flags": BATCH_FLAGS}
+
+
+def ray(bench, args, scratch: Path, key: str) -> dict:
+    targets = {"uvicorn 2 workers": lambda port: _server(scratch, port, "--workers", "2"),
+               "ray 2 replicas": lambda port: _server(scratch, port, "--backend", "ray",
+                                                      "--replicas", "2")}
+    cases = [("digits", 64, 8), ("digits", 64, 64)]
+    return {"results": _compare(bench, args, scratch, targets, key, cases, pin=False,
+                                ready_timeout=240)}
+
+
+def run(args, report: dict, bench) -> dict:
+    """Run the ``batching`` and/or ``ray`` suites, print tables, merge into serving.json."""
+    from workbench.home import resolve_home
+
+    scratch = Path(tempfile.mkdtemp(prefix="workbench-bench-scale-"))
+    try:
+        key = prepare(scratch)
+        if args.suite in ("batching", "all"):
+            report["batching"] = batching(bench, args, scratch, key)
+        if args.suite in ("ray", "all"):
+            report["ray"] = ray(bench, args, scratch, key)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    out = resolve_home(args.home) / "benchmarks" / "serving.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(out.read_text()) if out.exists() and args.suite != "all" else {}
+    merged = {**old, **report, "time": time.time()}
+    out.write_text(json.dumps(merged, indent=2))
+    for suite in ("batching", "ray"):
+        if suite not in report:
+            continue
+        print(f"\n{suite}:")
+        print("| server | model | concurrency | req/s | p50 ms | p99 ms | errors |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for target, rows in report[suite]["results"].items():
+            for r in rows:
+                print(f"| {target} | {r['model']} | {r['concurrency']} | "
+                      f"{r['requests_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                      f"{r['errors']} |")
+        if suite == "batching":
+            for model, ratio in report[suite]["speedup"].items():
+                print(f"batching speed-up on {model}: {ratio:.2f}x"
+                      + (" (target ≥ 2x)" if model == "wide" else ""))
+    print(f"written to {out}")
+    return report
