@@ -179,3 +179,15 @@ def test_a_batch_of_one_that_fails_fails_alone():
         return await asyncio.gather(batcher.run(np.ones((1, 2))), return_exceptions=True)
     (answer,) = asyncio.run(go())
     assert isinstance(answer, ValueError)
+
+
+def test_deploy_with_batching(tmp_path):
+    from workbench.serving import deploy
+
+    with Registry(tmp_path) as reg:
+        reg.register("mlp", _mlp())
+    requests = _requests(16, seed=3)
+    with deploy("mlp", home=tmp_path, batch_max_rows=32, batch_max_delay_ms=10) as ep:
+        answers = asyncio.run(_concurrent(ep.url, ep.key, [v2_body(X) for X in requests]))
+        assert all(a.status_code == 200 for a in answers)
+        assert "workbench_batch_rows_count" in ep.metrics()

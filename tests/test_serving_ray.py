@@ -109,3 +109,16 @@ def test_keys_over_http(served):
                          ids=[f"{m} {p}" for m, p, _, _ in auth_tests.ENDPOINTS])
 def test_auth_matrix(ray_server, caller, method, path, body, role):
     auth_tests.test_auth_matrix(ray_server, caller, method, path, body, role)
+
+
+def test_deploy_on_ray_predicts_and_stops(tmp_path):
+    from workbench.serving import deploy
+
+    make_home(tmp_path)
+    X, _ = data(3)
+    with deploy("iris", home=tmp_path, backend="ray", replicas=1) as ep:
+        assert ep.predict(X).shape == (3,) and ep.live_version() == 1
+        pid = ep.pid
+    assert not ep.running
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -32,8 +32,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def _shutdown(proc: subprocess.Popen, home: str, key_name: str | None) -> None:
-    """Stop the server process (SIGTERM, then SIGKILL) and revoke its temporary key."""
+def _shutdown(proc: subprocess.Popen, home: str, key_name: str | None,
+              gentle: bool = False) -> None:
+    """Stop the server process (SIGTERM, then SIGKILL) and revoke its temporary key.
+
+    ``gentle``: SIGTERM to the server alone first, so it can shut down what it started (Ray),
+    and only then to its process group."""
+    if gentle and proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -65,11 +75,12 @@ class Endpoint:
     an alias or None for the bare name), ``key`` (None without auth), ``client``.
     """
 
-    def __init__(self, proc, url, name, version, key, key_name, home, log_path):
+    def __init__(self, proc, url, name, version, key, key_name, home, log_path,
+                 gentle: bool = False):
         self._proc, self.url, self.name, self.version = proc, url, name, version
         self.key, self._key_name, self.home, self._log_path = key, key_name, home, log_path
         self.client = Client(url, key)
-        self._finalizer = weakref.finalize(self, _shutdown, proc, str(home), key_name)
+        self._finalizer = weakref.finalize(self, _shutdown, proc, str(home), key_name, gentle)
 
     @property
     def running(self) -> bool:
@@ -176,7 +187,9 @@ class Endpoint:
 
 def deploy(name: str, *, home=None, version=None, alias=None, port: int | None = None,
            auth: bool = True, role: str = "maintainer", workers: int = 1,
-           log_inputs: float = 0.1, timeout: float = 60.0) -> Endpoint:
+           log_inputs: float = 0.1, timeout: float = 60.0, batch_max_rows: int = 0,
+           batch_max_delay_ms: float = 2.0, backend: str = "uvicorn", replicas: int = 1,
+           ray_address: str | None = None) -> Endpoint:
     """Start the inference service in a subprocess on 127.0.0.1 and return its :class:`Endpoint`.
 
     Parameters
@@ -195,7 +208,12 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
     workers, log_inputs
         As ``workbench serve --workers / --log-inputs``.
     timeout : float
-        Seconds to wait for readiness before giving up (the process is then stopped).
+        Seconds to wait for readiness before giving up (the process is then stopped; at least
+        180 with the ray backend, whose start takes longer).
+    batch_max_rows, batch_max_delay_ms
+        Adaptive batching, as ``--batch-max-rows / --batch-max-delay-ms`` (0 rows: off).
+    backend, replicas, ray_address
+        ``"ray"`` serves with Ray Serve, as ``--backend ray --replicas N --ray-address A``.
 
     Examples
     --------
@@ -223,11 +241,20 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
                "--log-inputs", str(log_inputs), "--exit-with-parent", str(os.getpid())]
     if not auth:
         command.append("--no-auth")
+    if batch_max_rows:
+        command += ["--batch-max-rows", str(batch_max_rows), "--batch-max-delay-ms",
+                    str(batch_max_delay_ms)]
+    if backend != "uvicorn":
+        command += ["--backend", backend, "--replicas", str(replicas)]
+        timeout = max(timeout, 180.0)
+        if ray_address:
+            command += ["--ray-address", ray_address]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     endpoint = Endpoint(proc, f"http://127.0.0.1:{port}", name,
-                        alias if alias is not None else version, key, key_name, home, log_path)
+                        alias if alias is not None else version, key, key_name, home, log_path,
+                        gentle=backend != "uvicorn")
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
