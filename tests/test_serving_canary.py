@@ -129,3 +129,101 @@ def test_client_methods(served):
         client.canary("iris", "staging", {1: 0.5, 2: 0.5})
         assert client.abort("iris", "staging")["model_version"] == "1"
         assert client.shadow("iris", "staging", None)["shadow"] is None
+
+
+def test_shadow_runs_off_the_request_path_and_drops_beyond_its_limit():
+    import asyncio
+    import threading
+
+    from workbench.serving.models_cache import LoadedModel
+    from workbench.serving.shadow import ShadowRunner, agreement
+
+    X, y = data(20)
+    release = threading.Event()
+
+    class Slow(LogisticRegression):
+        def forward(self, X):
+            release.wait(10)
+            return super().forward(X)
+
+    class Log:
+        def __init__(self):
+            self.records = []
+
+        def record(self, **kw):
+            self.records.append(kw)
+
+    class Metrics:
+        def __init__(self):
+            self.results = []
+
+        def shadow_done(self, model, version, result):
+            self.results.append(result)
+    primary = LoadedModel("m", 1, LogisticRegression().fit(X, y))
+    shadow = LoadedModel("m", 2, Slow().fit(X, 1 - y))
+    log, metrics = Log(), Metrics()
+    runner = ShadowRunner(log, metrics, max_pending=2)
+
+    async def go():
+        answer = primary.run(X[:4])["label"]
+        for _ in range(3):
+            runner.submit(shadow, X[:4], primary, answer, request_id="r")
+        assert log.records == [] and metrics.results == ["dropped"]   # returned at once
+        release.set()
+        await runner.drain()
+    asyncio.run(go())
+    assert len(log.records) == 2 and metrics.results.count("ok") == 2
+    record = log.records[0]
+    assert record["role"] == "shadow" and record["shadow_of"] == 1 and record["version"] == 2
+    assert record["agreement"] == agreement(primary.run(X[:4])["label"], record["outputs"])
+    assert agreement([1, 2, 3], [1, 2, 4]) == pytest.approx(2 / 3)
+    assert agreement(np.array([1.0, 2.0]), np.array([1.005, 3.0])) == 0.5
+
+
+def test_no_failure_while_splits_and_shadows_change(tmp_path):
+    import threading
+
+    keys = make_home(tmp_path)
+    X, _ = data(3)
+    body = v2_body(X)
+    with Registry(tmp_path) as reg:
+        expected = {v: reg.load("iris", version=v).predict(X).tolist() for v in (1, 2)}
+    with Server(tmp_path) as server:
+        stop, failures, wrong, seen = threading.Event(), [], [], []
+
+        def client(i):
+            with httpx.Client(base_url=server.url, headers=auth(keys["predictor"]),
+                              timeout=30) as http:
+                while not stop.is_set():
+                    answer = http.post("/v2/models/iris/infer", json=body,
+                                       headers={"X-Client-Id": f"c{i}"} if i % 2 else {})
+                    if answer.status_code != 200:
+                        failures.append(answer.text)
+                        continue
+                    content = answer.json()
+                    version = int(content["model_version"])
+                    seen.append(version)
+                    if content["outputs"][0]["data"] != expected[version]:
+                        wrong.append(content)
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        reg = Registry(tmp_path)
+        try:
+            for step in range(8):
+                if step % 4 == 0:
+                    reg.set_split("iris", "production", {1: 0.5, 2: 0.5})
+                elif step % 4 == 1:
+                    reg.set_shadow("iris", "production", 2 if step % 8 == 1 else None)
+                elif step % 4 == 2:
+                    reg.promote("iris", "production")
+                else:
+                    reg.set_alias("iris", "production", 1)
+                n = len(seen)
+                assert wait_for(lambda: len(seen) > n + 20)     # traffic flowed after it
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=60)
+            reg.close()
+        assert failures == [] and wrong == [] and set(seen) == {1, 2}
