@@ -45,13 +45,13 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import orjson
 
 from . import rollup
+from .reader import COLUMNS, PredictionRecord, read_predictions  # noqa: F401 - this module's API
 
 #: file name of the log inside a workbench home
 FILENAME = "predictions.db"
@@ -80,8 +80,7 @@ _ADDED = (("role", "TEXT"), ("shadow_of", "INTEGER"), ("agreement", "REAL"))
 _SHADOW_INDEX = ("CREATE INDEX IF NOT EXISTS predictions_shadow ON predictions (model, time) "
                  "WHERE role = 'shadow'")
 
-_COLUMNS = ("time", "request_id", "model", "version", "protocol", "status", "latency_ms",
-            "rows", "outputs", "inputs", "error", "role", "shadow_of", "agreement")
+_COLUMNS = COLUMNS
 _INSERT = f"INSERT INTO predictions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
@@ -104,27 +103,6 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
                     raise
     conn.execute(_SHADOW_INDEX)
     return conn
-
-
-@dataclass(frozen=True)
-class PredictionRecord:
-    """One logged request, as read back by :func:`read_predictions`."""
-
-    id: int
-    time: float
-    request_id: str | None
-    model: str | None
-    version: int | None
-    protocol: str
-    status: int
-    latency_ms: float
-    rows: int
-    outputs: list | None
-    inputs: list | None
-    error: str | None
-    role: str | None = None
-    shadow_of: int | None = None
-    agreement: float | None = None
 
 
 def wait_until_written(path: str | os.PathLike, *, quiet: float = 0.5, timeout: float = 15.0) -> int:
@@ -154,59 +132,6 @@ def wait_until_written(path: str | os.PathLike, *, quiet: float = 0.5, timeout: 
         elif now - since >= quiet or now > deadline:
             return count
         time.sleep(0.05)
-
-
-def read_predictions(path: str | os.PathLike, *, model: str | None = None,
-                     since: float | None = None, limit: int | None = None) -> list[PredictionRecord]:
-    """Return logged requests, oldest first.
-
-    Parameters
-    ----------
-    path : path-like
-        ``predictions.db`` file, or a workbench home folder holding one.
-    model : str, optional
-        Only requests answered by this model.
-    since : float, optional
-        Only requests that arrived at or after this UNIX time.
-    limit : int, optional
-        At most this many of the most recent matching rows.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / FILENAME
-    if not path.exists():
-        return []
-    where, args = [], []
-    if model is not None:
-        where.append("model = ?")
-        args.append(model)
-    if since is not None:
-        where.append("time >= ?")
-        args.append(float(since))
-    sql = "SELECT id, " + ", ".join(_COLUMNS) + " FROM predictions"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY id DESC"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
-    columns = _COLUMNS
-    try:
-        have = {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
-        if not set(_COLUMNS) <= have:       # a log written before role/shadow_of/agreement
-            columns = tuple(c for c in _COLUMNS if c in have)
-            sql = sql.replace(", ".join(_COLUMNS), ", ".join(columns), 1)
-        rows = conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
-    out = []
-    for row in reversed(rows):
-        values = dict(zip(("id",) + columns, row))
-        for key in ("outputs", "inputs"):
-            if values[key] is not None:
-                values[key] = orjson.loads(values[key])
-        out.append(PredictionRecord(**values))
-    return out
 
 
 def _json_list(value):

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from .errors import ApiError
-from .models_cache import SplitRoute
+from .routing import SplitRoute
 from .shadow import outputs_of
 from .protocol import parse_json, parse_v1, parse_v2, v2_datatype
 
@@ -69,7 +69,7 @@ async def get_model(state, name: str, raw_selector, *, routed: bool = False):
     """Return the :class:`LoadedModel` a request addresses (404 / 503 when it cannot).
 
     With ``routed=True`` an alias split between versions is returned as its
-    :class:`~.models_cache.SplitRoute` (the caller picks the version); otherwise as its
+    :class:`~.routing.SplitRoute` (the caller picks the version); otherwise as its
     primary version.
     """
     selector = parse_selector(raw_selector)

@@ -16,10 +16,8 @@ finish on the version they started with; the old version is freed when the last 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-import zlib
 from collections import OrderedDict
 
 import numpy as np
@@ -27,6 +25,7 @@ import numpy as np
 from ..registry import AliasRoute, Registry
 from .batching import BatchConfig, Batcher
 from .protocol import v2_datatype
+from .routing import SplitRoute, key_of, route_key
 
 logger = logging.getLogger("workbench.serving")
 
@@ -91,61 +90,6 @@ def _label_table(classes):
     if kinds <= {int, float}:
         return "FP64", np.asarray(classes, dtype=np.float64)
     return "BYTES", None
-
-
-class SplitRoute:
-    """An alias whose requests go to several versions by weight (a canary) and/or are copied to
-    a shadow version. Plain aliases are cached as a :class:`LoadedModel` instead.
-
-    :meth:`pick` chooses the version that answers: with a client id the choice is a hash of it
-    (the same client always reaches the same version, in every worker and on every replica);
-    without one it is random with the configured weights.
-    """
-
-    def __init__(self, name: str, primary: int, targets, shadow: LoadedModel | None = None):
-        self.name = name
-        self.targets = [(m, float(w)) for m, w in targets]
-        self.primary = next(m for m, _ in self.targets if m.version == primary)
-        self.version = self.primary.version
-        self.shadow = shadow
-        self.key = _route_key(primary, {m.version: w for m, w in self.targets},
-                              None if shadow is None else shadow.version)
-        total, self._cumulative = 0.0, []
-        for _, w in self.targets:
-            total += w
-            self._cumulative.append(total)
-
-    def __repr__(self) -> str:
-        split = " + ".join(f"{w:.0%} v{m.version}" for m, w in self.targets)
-        shadow = "" if self.shadow is None else f", shadow v{self.shadow.version}"
-        return f"<SplitRoute {self.name} = {split}{shadow}>"
-
-    def models(self) -> list:
-        return [m for m, _ in self.targets] + ([] if self.shadow is None else [self.shadow])
-
-    def pick(self, client_id: str | None = None) -> LoadedModel:
-        """The version that answers this request."""
-        if len(self.targets) == 1:
-            return self.targets[0][0]
-        if client_id is None:
-            u = random.random()
-        else:
-            u = zlib.crc32(client_id.encode("utf-8", "replace")) / 2**32
-        u *= self._cumulative[-1]
-        for (model, _), edge in zip(self.targets, self._cumulative):
-            if u < edge:
-                return model
-        return self.targets[-1][0]
-
-
-def _route_key(version, weights, shadow) -> tuple:
-    return (int(version), tuple(sorted(weights.items())), shadow)
-
-
-def _key_of(entry) -> tuple:
-    if isinstance(entry, SplitRoute):
-        return entry.key
-    return _route_key(entry.version, {entry.version: 1.0}, None)
 
 
 class ModelCache:
@@ -226,7 +170,7 @@ class ModelCache:
                 except LookupError:
                     self._routes.pop(key, None)   # alias or model gone: next request gets 404
                     continue
-                if _route_key(route.version, route.weights, route.shadow) != _key_of(current):
+                if route_key(route.version, route.weights, route.shadow) != key_of(current):
                     try:
                         self._routes[key] = self._build(name, route)   # old one still serves
                     except Exception:  # noqa: BLE001 - keep serving the old version
@@ -267,11 +211,11 @@ class ModelCache:
             config = self.batching
         if not config.enabled:
             return None
-        observe = None
-        if self.on_batch is not None:
-            def observe(rows, waits, _name=loaded.name, _version=loaded.version):
-                self.on_batch(_name, _version, rows, waits)
-        return Batcher(loaded.run, config, observe)
+        if self.on_batch is None:
+            return Batcher(loaded.run, config)
+        on_batch, name, version = self.on_batch, loaded.name, loaded.version
+        return Batcher(loaded.run, config,
+                       lambda rows, waits: on_batch(name, version, rows, waits))
 
     def _resolve_route(self, name: str, selector) -> AliasRoute:
         if selector is None:
