@@ -122,3 +122,25 @@ def test_deploy_on_ray_predicts_and_stops(tmp_path):
     assert not ep.running
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_every_port_of_the_local_ray_deployment_is_on_loopback(ray_server):
+    """The server, Ray's own services and every replica listen on 127.0.0.1 only (replicas'
+    inter-deployment gRPC included, which Ray Serve itself would bind to every interface)."""
+    import ipaddress
+
+    import psutil
+
+    server, _, _ = ray_server
+    procs = [psutil.Process(server.proc.pid)]
+    procs += procs[0].children(recursive=True)
+    pids = {p.pid for p in procs}
+    listening = [c for c in psutil.net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.pid in pids]
+    assert listening, "found no listening socket of the Ray deployment"
+    def loopback(ip):
+        address = ipaddress.ip_address(ip)
+        return (getattr(address, "ipv4_mapped", None) or address).is_loopback  # ::ffff:127.0.0.1 too
+
+    exposed = sorted({(c.laddr.ip, c.laddr.port) for c in listening if not loopback(c.laddr.ip)})
+    assert exposed == [], f"listening beyond loopback: {exposed}"

@@ -29,8 +29,11 @@ def build_app(settings: dict):
 
     settings = dict(settings)
     replicas = int(settings.pop("replicas"))
+    loopback = bool(settings.pop("loopback", False))
 
     def builder():
+        if loopback:
+            bind_replica_grpc_to_loopback()
         from .app import create_app
         from .batching import BatchConfig
         from .protocol import Limits
@@ -47,6 +50,29 @@ def build_app(settings: dict):
         """One replica: the workbench inference app."""
 
     return WorkbenchService.bind()
+
+
+def bind_replica_grpc_to_loopback() -> None:
+    """On a local Ray, make this replica's inter-deployment gRPC server listen on 127.0.0.1.
+
+    Ray Serve binds that server to ``[::]`` with no setting to change it. The replica builds our
+    app (this runs) before it starts that server, so wrapping the helper it calls keeps every
+    port of a local deployment on loopback. Not used with a cluster address, where proxies on
+    other nodes must reach the replicas.
+    """
+    from ray.serve._private import replica
+
+    original = replica.add_port_to_grpc_server
+    if getattr(original, "_workbench_loopback", False):
+        return
+
+    def add_port(server, address):
+        if address.startswith("[::]:"):
+            address = "127.0.0.1:" + address.rsplit(":", 1)[1]
+        return original(server, address)
+
+    add_port._workbench_loopback = True
+    replica.add_port_to_grpc_server = add_port
 
 
 def use_loopback() -> None:
@@ -70,7 +96,8 @@ def start(settings: dict, *, host: str = "127.0.0.1", port: int = 8000,
                  num_cpus=max(2, int(settings["replicas"]) + 1), ignore_reinit_error=True,
                  logging_level=logging.WARNING)
     serve.start(http_options={"host": host, "port": port})
-    serve.run(build_app(settings), name=APP_NAME, route_prefix="/", blocking=False)
+    serve.run(build_app({**settings, "loopback": not address}), name=APP_NAME, route_prefix="/",
+              blocking=False)
 
 
 def stop() -> None:
