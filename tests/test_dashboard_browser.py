@@ -12,10 +12,9 @@ import httpx
 import pytest
 
 from workbench.data import load_dataset
-from workbench.demo import ROOT, train_digits_versions, voila_command
+from workbench.demo import ROOT, voila_command
 from workbench.monitoring import Monitor, read_predictions, simulate, wait_until_written
 from workbench.processes import stop_process_group
-from workbench.serving import deploy
 from workbench.serving.endpoint import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -27,19 +26,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    home = tmp_path_factory.mktemp("dashboard-home")
-    train_digits_versions(home, progress=False)
-    endpoint = deploy("digits", home=home, log_inputs=1.0)
-    try:
-        yield home, endpoint
-    finally:
-        endpoint.stop()
-
-
-@pytest.fixture(scope="module")
-def voila(service, tmp_path_factory):
-    home, endpoint = service
+def voila(digits_service, tmp_path_factory):
+    home, endpoint = digits_service
     port = free_port()
     log_path = tmp_path_factory.mktemp("voila") / "voila.log"
     env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_URL": endpoint.url,
@@ -75,10 +63,10 @@ def logged_requests(home) -> int:
 
 
 
-def test_dashboard_in_chromium(service, voila, tmp_path):
+def test_dashboard_in_chromium(digits_service, voila, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    home, endpoint = service
+    home, endpoint = digits_service
     digits = load_dataset("digits")
     simulate(endpoint.url, "digits", digits.X, key=endpoint.key, rps=40, duration=2.5,
                      bad_fraction=0.1, random_state=3)

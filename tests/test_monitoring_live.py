@@ -7,20 +7,7 @@ import pytest
 
 from workbench.cli import main as workbench_main
 from workbench.data import load_dataset
-from workbench.demo import train_digits_versions
 from workbench.monitoring import Monitor, TrafficSimulator, read_predictions, simulate, wait_until_written
-from workbench.serving import deploy
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    home = tmp_path_factory.mktemp("live-home")
-    train_digits_versions(home, progress=False)
-    endpoint = deploy("digits", home=home, log_inputs=1.0)
-    try:
-        yield home, endpoint
-    finally:
-        endpoint.stop()
 
 
 def wait_for_log(home, model="digits"):
@@ -28,8 +15,8 @@ def wait_for_log(home, model="digits"):
     return read_predictions(home, model=model)
 
 
-def test_monitor_agrees_with_the_log_of_a_real_server(served):
-    home, endpoint = served
+def test_monitor_agrees_with_the_log_of_a_real_server(digits_service):
+    home, endpoint = digits_service
     X = load_dataset("digits").X
     result = simulate(endpoint.url, "digits", X, key=endpoint.key, rps=50, duration=3,
                       bad_fraction=0.3, random_state=5)
@@ -58,8 +45,8 @@ def test_monitor_agrees_with_the_log_of_a_real_server(served):
     assert health.live_version == 2 and health.drift.n_live_rows == statuses[200]
 
 
-def test_drifting_traffic_is_detected(served, tmp_path):
-    home, endpoint = served
+def test_drifting_traffic_is_detected(digits_service, tmp_path):
+    home, endpoint = digits_service
     X = load_dataset("digits").X
     start = time.time()
     simulate(endpoint.url, "digits", X, key=endpoint.key, rps=80, duration=3, drift=4.0,
@@ -73,8 +60,8 @@ def test_drifting_traffic_is_detected(served, tmp_path):
     assert report.status == "major" and report.drift_share > 0.1
 
 
-def test_simulate_command_creates_and_revokes_its_own_key(served, capsys):
-    home, endpoint = served
+def test_simulate_command_creates_and_revokes_its_own_key(digits_service, capsys):
+    home, endpoint = digits_service
     code = workbench_main(["simulate", "--home", str(home), "--model", "digits", "--url", endpoint.url,
                            "--rps", "20", "--duration", "1"])
     out = capsys.readouterr().out
@@ -107,11 +94,11 @@ def test_simulator_reports_an_unreachable_service():
     assert result.sent > 0 and result.failures == result.sent and result.statuses == {}
 
 
-def test_dashboard_rolls_back_through_the_service_with_a_maintainer_key(served):
+def test_dashboard_rolls_back_through_the_service_with_a_maintainer_key(digits_service):
     # last in this module: it moves production from v2 back to v1
     from workbench.panels.monitoring_panel import MonitoringDashboard
 
-    home, endpoint = served
+    home, endpoint = digits_service
     dash = MonitoringDashboard(home, model="digits", url=endpoint.url, maintainer_key=endpoint.key)
     dash.refresh()
     assert dash.kpis["live_version"] == 2
