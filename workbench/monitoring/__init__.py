@@ -9,18 +9,11 @@ from .log import FILENAME, PredictionLog, PredictionRecord, read_predictions, wa
 from .monitor import ModelHealth, Monitor, Snapshot, TimeSeries, VersionHealth
 from .versions import VersionComparison, VersionStats
 
-_SIMULATOR = ("SimulationResult", "TrafficSimulator", "simulate")
+from .._lazy import lazy_exports
 
-
-def __getattr__(name):
-    # the simulator needs an HTTP client (httpx): loaded on first use, not by every dashboard kernel
-    if name in _SIMULATOR:
-        import importlib
-
-        value = getattr(importlib.import_module(f"{__name__}.simulator"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'workbench.monitoring' has no attribute {name!r}")
+# the simulator needs an HTTP client (httpx): loaded on first use, not by every dashboard kernel
+__getattr__, __dir__ = lazy_exports(__name__, globals(), {
+    name: ".simulator" for name in ("SimulationResult", "TrafficSimulator", "simulate")})
 
 
 __all__ = ["FILENAME", "PredictionLog", "PredictionRecord", "read_predictions", "wait_until_written",

@@ -5,7 +5,7 @@ missing or broken module never stops another from importing.
 """
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 #: public name -> module that defines it
 _EXPORTS = {
@@ -16,17 +16,5 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.panels' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted([*globals(), *_EXPORTS])
-
-
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 __all__ = sorted(_EXPORTS)

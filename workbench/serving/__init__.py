@@ -10,7 +10,7 @@ framework into a notebook kernel.
 """
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 _NAMES = {
     "create_app": ".app", "serve": ".server", "deploy": ".endpoint", "Endpoint": ".endpoint",
@@ -18,9 +18,4 @@ _NAMES = {
     "Limits": ".protocol",
 }
 __all__ = sorted(_NAMES)
-
-
-def __getattr__(name):
-    if name in _NAMES:
-        return getattr(importlib.import_module(_NAMES[name], __name__), name)
-    raise AttributeError(f"module 'workbench.serving' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _NAMES)
