@@ -1,19 +1,19 @@
 """Alert rules: thresholds, firing / resolved transitions, state shared through the home."""
 import json
 import math
-import sqlite3
 
 import pytest
 
 from workbench.monitoring import alerts
 from workbench.monitoring.alerts import AlertRule, evaluate, load_rules
+from workbench.store import Store
 
 
 @pytest.fixture
 def conn(tmp_path):
-    c = sqlite3.connect(tmp_path / "predictions.db")
-    yield c
-    c.close()
+    store = Store(tmp_path)
+    yield store.predictions
+    store.close()
 
 
 RULES = [alerts.latency_above(100), alerts.error_rate_above(0.05),
@@ -51,9 +51,9 @@ def test_missing_data_leaves_state_unchanged(conn):
 
 def test_state_is_shared_between_viewers(tmp_path):
     rule = [alerts.latency_above(10)]
-    one, two = sqlite3.connect(tmp_path / "p.db"), sqlite3.connect(tmp_path / "p.db")
-    evaluate(one, rule, {"m": {"p99_latency_ms": 50.0}}, now=5)
-    seen = evaluate(two, rule, {"m": {"p99_latency_ms": math.nan}}, now=6)[0]
+    one, two = Store(tmp_path), Store(tmp_path)
+    evaluate(one.predictions, rule, {"m": {"p99_latency_ms": 50.0}}, now=5)
+    seen = evaluate(two.predictions, rule, {"m": {"p99_latency_ms": math.nan}}, now=6)[0]
     assert seen.firing and seen.since == 5
     one.close(), two.close()
 

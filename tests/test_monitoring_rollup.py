@@ -5,12 +5,20 @@ import numpy as np
 import pytest
 
 from workbench.monitoring import rollup
+from workbench.store import Store
 
 
 @pytest.fixture
-def conn(tmp_path):
+def tables(tmp_path):
+    store = Store(tmp_path)
+    yield store.predictions
+    store.close()
+
+
+@pytest.fixture
+def conn(tables, tmp_path):
+    """A plain SQLite connection to the same file, to read what the tables hold."""
     c = sqlite3.connect(tmp_path / "predictions.db")
-    c.executescript(rollup.SCHEMA)
     yield c
     c.close()
 
@@ -20,11 +28,9 @@ def record(t, latency, status=200, version=1, outputs=(3,), model="digits", rows
             "latency_ms": latency, "rows": rows, "outputs": list(outputs) if status == 200 else None}
 
 
-def test_counts_add_up_over_batches(conn):
-    with conn:
-        rollup.add_batch(conn, [record(100.2, 1.0), record(100.7, 2.0, status=422)])
-    with conn:
-        rollup.add_batch(conn, [record(100.9, 3.0), record(101.1, 4.0, version=2, outputs=(1, 2), rows=2)])
+def test_counts_add_up_over_batches(tables, conn):
+    rollup.add_batch(tables, [record(100.2, 1.0), record(100.7, 2.0, status=422)])
+    rollup.add_batch(tables, [record(100.9, 3.0), record(101.1, 4.0, version=2, outputs=(1, 2), rows=2)])
     rows = conn.execute("SELECT version, second, status, requests, rows, latency_sum FROM rollup_status "
                         "ORDER BY second, version, status").fetchall()
     assert rows == [(1, 100, 200, 2, 2, 4.0), (1, 100, 422, 1, 1, 2.0), (2, 101, 200, 1, 2, 4.0)]
@@ -33,9 +39,8 @@ def test_counts_add_up_over_batches(conn):
     assert conn.execute("SELECT SUM(requests) FROM rollup_latency").fetchone()[0] == 4
 
 
-def test_unknown_model_requests_are_kept_under_an_empty_name(conn):
-    with conn:
-        rollup.add_batch(conn, [record(5, 1.0, status=404, version=None, model=None)])
+def test_unknown_model_requests_are_kept_under_an_empty_name(tables, conn):
+    rollup.add_batch(tables, [record(5, 1.0, status=404, version=None, model=None)])
     assert conn.execute("SELECT model, version, status FROM rollup_status").fetchall() == [("", 0, 404)]
 
 

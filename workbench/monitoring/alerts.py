@@ -13,28 +13,18 @@ metric                     meaning
 =========================  ==============================================================
 
 State (``firing`` or ``resolved``, since when, last value) lives in the ``alert_state`` table of
-``<home>/predictions.db``, so every viewer of every dashboard sees the same alerts. Rules may be
+the store (``<home>/predictions.db`` or PostgreSQL), so every viewer of every dashboard sees the same alerts. Rules may be
 declared in Python or in ``<home>/alerts.json`` (a list of rule objects as in :meth:`AlertRule.as_dict`).
 """
 from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 METRICS = ("p99_latency_ms", "error_rate", "drift_share", "seconds_since_request")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS alert_state (
-    rule TEXT NOT NULL, model TEXT NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
-    value REAL, updated REAL NOT NULL,
-    PRIMARY KEY (rule, model)
-)
-"""
-
 
 @dataclass(frozen=True)
 class AlertRule:
@@ -111,8 +101,9 @@ class AlertStatus:
         return self.state == "firing"
 
 
-def evaluate(conn: sqlite3.Connection, rules, values: dict, now: float | None = None) -> list:
-    """Check every rule against ``values`` (model -> {metric: value}) and update the shared state.
+def evaluate(tables, rules, values: dict, now: float | None = None) -> list:
+    """Check every rule against ``values`` (model -> {metric: value}) and update the shared state
+    in ``tables`` (a :class:`workbench.store.PredictionTables`), in one transaction.
 
     A rule starts firing when its metric goes above the threshold and is *resolved* when it
     comes back; ``since`` is when that last happened. A metric that is missing or NaN (no data)
@@ -120,16 +111,13 @@ def evaluate(conn: sqlite3.Connection, rules, values: dict, now: float | None = 
     """
     now = time.time() if now is None else now
     out = []
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(SCHEMA)
+    with tables.alert_transaction() as state_table:
         for model, metrics in sorted(values.items()):
             for rule in rules:
                 if rule.model not in (None, model):
                     continue
                 value = metrics.get(rule.metric)
-                row = conn.execute("SELECT state, since, value FROM alert_state WHERE rule=? AND model=?",
-                                   (rule.name, model)).fetchone()
+                row = state_table.get(rule.name, model)
                 old_state, since, old_value = row if row else ("ok", now, None)
                 if value is None or (isinstance(value, float) and math.isnan(value)):
                     out.append(AlertStatus(rule, model, old_state, since, old_value))
@@ -138,10 +126,6 @@ def evaluate(conn: sqlite3.Connection, rules, values: dict, now: float | None = 
                 state = "firing" if above else ("resolved" if old_state in ("firing", "resolved") else "ok")
                 if state != old_state and not (old_state == "resolved" and state == "resolved"):
                     since = now
-                conn.execute(
-                    "INSERT INTO alert_state (rule, model, state, since, value, updated) VALUES (?,?,?,?,?,?) "
-                    "ON CONFLICT (rule, model) DO UPDATE SET state=excluded.state, since=excluded.since, "
-                    "value=excluded.value, updated=excluded.updated",
-                    (rule.name, model, state, since, float(value), now))
+                state_table.put(rule.name, model, state, since, float(value), now)
                 out.append(AlertStatus(rule, model, state, since, float(value)))
     return out

@@ -1,6 +1,7 @@
-"""The prediction log: one SQLite row per served request, written off the request path.
+"""The prediction log: one row per served request, written off the request path.
 
-``predictions.db`` (SQLite, WAL) lives in the workbench home. The serving layer only calls
+The rows live in the store (:mod:`workbench.store.predictions`): ``predictions.db`` (SQLite,
+WAL) in the workbench home by default, or the PostgreSQL database of a store URL. The serving layer only calls
 :meth:`PredictionLog.record`, which appends to an in-memory queue; a background thread writes
 the queue in batches (one transaction per batch) and :meth:`PredictionLog.close` flushes what is
 left. Each batch also updates the per-second roll-up tables of :mod:`.rollup` in the same
@@ -41,7 +42,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -50,82 +50,46 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from ..store import Store
 from . import rollup
 from .reader import COLUMNS, PredictionRecord, read_predictions  # noqa: F401 - this module's API
 
 #: file name of the log inside a workbench home
 FILENAME = "predictions.db"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY,
-    time REAL NOT NULL,
-    request_id TEXT,
-    model TEXT,
-    version INTEGER,
-    protocol TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    latency_ms REAL NOT NULL,
-    rows INTEGER NOT NULL,
-    outputs TEXT,
-    inputs TEXT,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS predictions_model_time ON predictions (model, time);
-CREATE INDEX IF NOT EXISTS predictions_time ON predictions (time);
-CREATE INDEX IF NOT EXISTS predictions_sampled ON predictions (model, time) WHERE inputs IS NOT NULL;
-"""
-#: columns added after the first release (added to older files in place)
-_ADDED = (("role", "TEXT"), ("shadow_of", "INTEGER"), ("agreement", "REAL"))
-_SHADOW_INDEX = ("CREATE INDEX IF NOT EXISTS predictions_shadow ON predictions (model, time) "
-                 "WHERE role = 'shadow'")
 
-_COLUMNS = COLUMNS
-_INSERT = f"INSERT INTO predictions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-
-
-def connect(path: str | os.PathLike) -> sqlite3.Connection:
-    """Open (creating if needed) a prediction log and return a WAL-mode connection."""
+def open_tables(path, store=None, *, readonly: bool = False):
+    """The store tables of the prediction log at ``path`` (a ``predictions.db`` file or a home
+    folder), or of the store URL ``store`` (``$WORKBENCH_STORE`` when None)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(SCHEMA + rollup.SCHEMA)
-    have = {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
-    for column, kind in _ADDED:
-        if column not in have:
-            try:
-                conn.execute(f"ALTER TABLE predictions ADD COLUMN {column} {kind}")
-            except sqlite3.OperationalError as exc:   # another process added it just now
-                if "duplicate column" not in str(exc):
-                    raise
-    conn.execute(_SHADOW_INDEX)
-    return conn
+    if path.is_dir():
+        path = path / FILENAME
+    return Store(path.parent, store, predictions_path=path, readonly=readonly)
 
 
-def wait_until_written(path: str | os.PathLike, *, quiet: float = 0.5, timeout: float = 15.0) -> int:
+def _count(path, store) -> int:
+    holder = open_tables(path, store, readonly=True)
+    try:
+        if not holder.exists("predictions"):
+            return 0
+        if not holder.database("predictions").table_exists("predictions"):   # not created yet
+            return 0
+        return holder.predictions.count()
+    finally:
+        holder.close()
+
+
+def wait_until_written(path: str | os.PathLike, *, quiet: float = 0.5, timeout: float = 15.0,
+                       store: str | None = None) -> int:
     """Wait until the log at ``path`` (a file or a home) has stopped growing for ``quiet``
     seconds — the writer flushes a few times a second — and return its number of rows.
 
     For tests and walkthroughs that read the log right after sending traffic.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / FILENAME
     deadline = time.monotonic() + timeout
     last, since = -1, time.monotonic()
     while True:
-        count = 0
-        if path.exists():
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
-            try:
-                count = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
-            except sqlite3.OperationalError:  # not created yet
-                count = 0
-            finally:
-                conn.close()
+        count = _count(path, store)
         now = time.monotonic()
         if count != last:
             last, since = count, now
@@ -163,6 +127,9 @@ class PredictionLog:
         stuck disk never grows memory without bound.
     random_state : int or None
         Seed of the input sampler.
+    store : str or None
+        Store URL (``postgresql://…``): log there instead of the file ``path``;
+        ``$WORKBENCH_STORE`` when None.
 
     Examples
     --------
@@ -175,7 +142,8 @@ class PredictionLog:
     """
 
     def __init__(self, path, *, input_fraction: float = 0.1, max_input_rows: int = 100,
-                 flush_interval: float = 0.25, max_queue: int = 100_000, random_state=None):
+                 flush_interval: float = 0.25, max_queue: int = 100_000, random_state=None,
+                 store: str | None = None):
         if not (isinstance(input_fraction, (int, float)) and 0.0 <= input_fraction <= 1.0):
             raise ValueError(f"input_fraction must be a number in [0, 1], got {input_fraction!r}")
         if not (isinstance(max_input_rows, int) and max_input_rows >= 0):
@@ -194,7 +162,8 @@ class PredictionLog:
         self._wake = threading.Event()
         self._write_lock = threading.Lock()
         self._closed = False
-        self._conn = connect(self.path)
+        self.store = open_tables(self.path, store)
+        self._tables = self.store.predictions
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -262,10 +231,8 @@ class PredictionLog:
                 inputs = _json_list(np.asarray(inputs)[:max_inputs])
             rows.append((at, request_id, model, version, protocol, status, latency, n_rows,
                          outputs_json, inputs, error, role, shadow_of, agreement))
-        with self._write_lock:
-            with self._conn:      # one transaction: the rows and their roll-ups
-                self._conn.executemany(_INSERT, rows)
-                rollup.add_batch(self._conn, summaries)
+        with self._write_lock:    # one transaction: the rows and their roll-ups
+            self._tables.append(rows, *rollup.summarise(summaries))
         self.written_ += len(rows)
         return len(rows)
 
@@ -274,7 +241,7 @@ class PredictionLog:
             self._wake.wait(self.flush_interval)
             try:
                 self.flush()
-            except sqlite3.Error:  # disk full, locked too long: keep serving, retry next tick
+            except self._tables.db.OperationalError:  # disk full, locked: retry next tick
                 time.sleep(self.flush_interval)
 
     def close(self) -> None:
@@ -285,7 +252,7 @@ class PredictionLog:
         self._wake.set()
         self._thread.join(timeout=10)
         self.flush()
-        self._conn.close()
+        self.store.close()
 
     def __enter__(self):
         return self

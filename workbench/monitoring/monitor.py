@@ -17,7 +17,7 @@ import orjson
 from ..home import resolve_home
 from . import alerts as _alerts
 from .drift import DriftReport, drift_report
-from .log import FILENAME, connect
+from .log import FILENAME, open_tables
 from .rollup import percentile_from_buckets
 from .versions import VersionComparison, compare_versions
 
@@ -114,6 +114,8 @@ class Monitor:
         The workbench home (``$WORKBENCH_HOME`` or ``artifacts/`` by default).
     rules : sequence of AlertRule, optional
         Alert rules; by default those in ``<home>/alerts.json``, else the defaults.
+    store : str or None
+        Store URL (``postgresql://…``); ``$WORKBENCH_STORE`` or SQLite in the home when None.
 
     Examples
     --------
@@ -122,26 +124,26 @@ class Monitor:
     >>> snap.models["digits"].p99_ms                # doctest: +SKIP
     """
 
-    def __init__(self, home=None, *, rules=None):
+    def __init__(self, home=None, *, rules=None, store: str | None = None):
         from ..registry import Registry
 
         self.home = resolve_home(home)
-        self.registry = Registry(self.home)
+        self.registry = Registry(self.home, store=store)
         self.rules = tuple(rules) if rules is not None else _alerts.load_rules(self.home)
-        self._conn = connect(self.home / FILENAME)
-        self._conn.execute(_alerts.SCHEMA)
+        self.store = open_tables(self.home / FILENAME, store)
+        self._tables = self.store.predictions
 
     def __repr__(self) -> str:
         return f"Monitor({str(self.home)!r}, {len(self.rules)} alert rules)"
 
     def close(self) -> None:
-        self._conn.close()
+        self.store.close()
         self.registry.close()
 
     # -- which models ------------------------------------------------------------------------
     def models(self) -> list[str]:
         """Registered models, and any other model the log has answered for."""
-        logged = [r[0] for r in self._conn.execute("SELECT DISTINCT model FROM rollup_status WHERE model != ''")]
+        logged = self._tables.logged_models()
         return sorted(set(self.registry.models()) | set(logged))
 
     def live_version(self, model: str) -> int | None:
@@ -158,18 +160,13 @@ class Monitor:
         """Health of ``model`` over the last ``window`` seconds before ``now``."""
         now = time.time() if now is None else float(now)
         lo, hi = window_seconds(now, window)
-        q = self._conn.execute
-        args = (model, lo, hi)
-        status_rows = q("SELECT version, status, SUM(requests), SUM(rows) FROM rollup_status "
-                        "WHERE model=? AND second BETWEEN ? AND ? GROUP BY version, status", args).fetchall()
-        lat_rows = q("SELECT version, bucket, SUM(requests) FROM rollup_latency "
-                     "WHERE model=? AND second BETWEEN ? AND ? GROUP BY version, bucket", args).fetchall()
-        outputs = dict(q("SELECT output, SUM(count) FROM rollup_outputs WHERE model=? AND second "
-                         "BETWEEN ? AND ? GROUP BY output ORDER BY SUM(count) DESC", args).fetchall())
-        last = q("SELECT MAX(second) FROM rollup_status WHERE model=?", (model,)).fetchone()[0]
+        t = self._tables
+        status_rows = t.status_by_version(model, lo, hi)
+        lat_rows = t.latency_by_version(model, lo, hi)
+        outputs = dict(t.output_counts(model, lo, hi))
+        last = t.last_second(model)
         recent_span = int(min(RECENT_S, window))
-        recent = q("SELECT SUM(requests) FROM rollup_status WHERE model=? AND second BETWEEN ? AND ?",
-                   (model, hi - recent_span, hi - 1)).fetchone()[0] or 0  # complete seconds only
+        recent = t.requests_between(model, hi - recent_span, hi - 1)  # complete seconds only
 
         requests = sum(r[2] for r in status_rows)
         errors = {}
@@ -205,7 +202,7 @@ class Monitor:
             last_request=float(last) if last is not None else None, aliases=aliases, live_version=live,
             drift=self.drift(model, live, window=window, now=now, max_rows=drift_rows) if live else None,
             timeseries=self.timeseries(model, window=window, now=now, step=step),
-            comparison=compare_versions(self._conn, self.registry, model, lo=lo, hi=hi),
+            comparison=compare_versions(self._tables, self.registry, model, lo=lo, hi=hi),
         )
 
     def compare_versions(self, model: str, *, window: float = 300, now: float | None = None,
@@ -214,7 +211,7 @@ class Monitor:
         ``alias``: traffic share, latency, errors, agreement, prediction distribution."""
         now = time.time() if now is None else float(now)
         lo, hi = window_seconds(now, window)
-        return compare_versions(self._conn, self.registry, model, alias=alias, lo=lo, hi=hi)
+        return compare_versions(self._tables, self.registry, model, alias=alias, lo=lo, hi=hi)
 
     def timeseries(self, model: str, *, window: float = 300, now: float | None = None,
                    step: float | None = None) -> TimeSeries:
@@ -228,15 +225,10 @@ class Monitor:
         n_steps = max(1, math.ceil((hi - lo + 1) / step))
         start = lo + step * np.arange(n_steps)
         req, err = np.zeros(n_steps), np.zeros(n_steps)
-        for k, n, e in self._conn.execute(
-                "SELECT (second - ?) / ?, SUM(requests), SUM(CASE WHEN status >= 400 THEN requests END) "
-                "FROM rollup_status WHERE model=? AND second BETWEEN ? AND ? GROUP BY 1",
-                (lo, step, model, lo, hi)):
+        for k, n, e in self._tables.requests_per_step(model, lo, hi, step):
             req[k], err[k] = n, e or 0
         per_step: dict = {}
-        for k, b, n in self._conn.execute(
-                "SELECT (second - ?) / ?, bucket, SUM(requests) FROM rollup_latency "
-                "WHERE model=? AND second BETWEEN ? AND ? GROUP BY 1, 2", (lo, step, model, lo, hi)):
+        for k, b, n in self._tables.latency_per_step(model, lo, hi, step):
             per_step.setdefault(k, ([], []))
             per_step[k][0].append(b)
             per_step[k][1].append(n)
@@ -255,12 +247,8 @@ class Monitor:
         window, at most ``max_rows``. Rows of another width than ``n_features`` (default: that of
         the newest row) are left out."""
         now = time.time() if now is None else float(now)
-        sql = "SELECT inputs FROM predictions WHERE model=? AND inputs IS NOT NULL AND time > ? AND time <= ?"
-        args: tuple = (model, now - window, now)
-        if version is not None:
-            sql, args = sql + " AND version=?", args + (int(version),)
         rows: list = []
-        for (blob,) in self._conn.execute(sql + " ORDER BY time DESC", args):
+        for (blob,) in self._tables.sampled_inputs(model, now - window, now, version):
             batch = orjson.loads(blob)
             if n_features is None and batch:
                 n_features = len(batch[0])
@@ -293,5 +281,5 @@ class Monitor:
         names = list(models) if models is not None else self.models()
         healths = {m: self.health(m, window=window, now=now, step=step) for m in names}
         values = {m: h.metric_values(now) for m, h in healths.items()}
-        states = _alerts.evaluate(self._conn, self.rules, values, now=now)
+        states = _alerts.evaluate(self._tables, self.rules, values, now=now)
         return Snapshot(now, float(window), healths, tuple(states))

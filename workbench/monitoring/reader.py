@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-#: every column of table ``predictions`` but ``id``, in order
-COLUMNS = ("time", "request_id", "model", "version", "protocol", "status", "latency_ms",
-           "rows", "outputs", "inputs", "error", "role", "shadow_of", "agreement")
+from ..store import Store
+from ..store.predictions import COLUMNS  # noqa: F401 - every column but ``id``, in order
+
 FILENAME = "predictions.db"   # as in .log
 
 
@@ -37,7 +36,8 @@ class PredictionRecord:
 
 
 def read_predictions(path: str | os.PathLike, *, model: str | None = None,
-                     since: float | None = None, limit: int | None = None) -> list[PredictionRecord]:
+                     since: float | None = None, limit: int | None = None,
+                     store: str | None = None) -> list[PredictionRecord]:
     """Return logged requests, oldest first.
 
     Parameters
@@ -50,38 +50,22 @@ def read_predictions(path: str | os.PathLike, *, model: str | None = None,
         Only requests that arrived at or after this UNIX time.
     limit : int, optional
         At most this many of the most recent matching rows.
+    store : str, optional
+        Store URL (``postgresql://…``) to read instead of the file; ``$WORKBENCH_STORE`` when None.
     """
     path = Path(path)
     if path.is_dir():
         path = path / FILENAME
-    if not path.exists():
-        return []
-    where, args = [], []
-    if model is not None:
-        where.append("model = ?")
-        args.append(model)
-    if since is not None:
-        where.append("time >= ?")
-        args.append(float(since))
-    sql = "SELECT id, " + ", ".join(COLUMNS) + " FROM predictions"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY id DESC"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
-    columns = COLUMNS
+    holder = Store(path.parent, store, predictions_path=path, readonly=True)
     try:
-        have = {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
-        if not set(COLUMNS) <= have:       # a log written before role/shadow_of/agreement
-            columns = tuple(c for c in COLUMNS if c in have)
-            sql = sql.replace(", ".join(COLUMNS), ", ".join(columns), 1)
-        rows = conn.execute(sql, args).fetchall()
+        if not holder.exists("predictions"):
+            return []
+        columns, rows = holder.predictions.read(model=model, since=since, limit=limit)
     finally:
-        conn.close()
+        holder.close()
     out = []
     for row in reversed(rows):
-        values = dict(zip(("id",) + columns, row))
+        values = dict(zip(columns, row))
         for key in ("outputs", "inputs"):
             if values[key] is not None:
                 values[key] = orjson.loads(values[key])

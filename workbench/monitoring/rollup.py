@@ -1,9 +1,9 @@
 """Per-second roll-ups of the prediction log, so dashboard queries stay fast on huge logs.
 
 Every batch the log writer commits is also added, in the same transaction, to three small
-tables keyed by ``(model, version, second)``. Each update is an SQL ``INSERT … ON CONFLICT DO
-UPDATE SET n = n + excluded.n``, so several server processes may write at once without losing a
-count. A dashboard then reads a few thousand roll-up rows instead of millions of requests.
+tables keyed by ``(model, version, second)`` (their SQL is in :mod:`workbench.store.predictions`).
+Each update is an ``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n``, so several server
+processes may write at once without losing a count. A dashboard then reads a few thousand roll-up rows instead of millions of requests.
 
 - ``rollup_status``: requests, rows and summed latency per HTTP status;
 - ``rollup_latency``: request counts per latency bucket (log-spaced: bucket ``k`` holds latencies
@@ -23,41 +23,6 @@ import numpy as np
 
 #: latency buckets per doubling
 BUCKETS_PER_OCTAVE = 8
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS rollup_status (
-    model TEXT NOT NULL, version INTEGER NOT NULL, second INTEGER NOT NULL, status INTEGER NOT NULL,
-    requests INTEGER NOT NULL, rows INTEGER NOT NULL, latency_sum REAL NOT NULL,
-    PRIMARY KEY (model, second, version, status)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollup_latency (
-    model TEXT NOT NULL, version INTEGER NOT NULL, second INTEGER NOT NULL, bucket INTEGER NOT NULL,
-    requests INTEGER NOT NULL,
-    PRIMARY KEY (model, second, version, bucket)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollup_outputs (
-    model TEXT NOT NULL, version INTEGER NOT NULL, second INTEGER NOT NULL, output TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (model, second, version, output)
-) WITHOUT ROWID;
-"""
-
-_UPSERT_STATUS = """
-INSERT INTO rollup_status (model, version, second, status, requests, rows, latency_sum)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (model, second, version, status) DO UPDATE SET
-    requests = requests + excluded.requests, rows = rows + excluded.rows,
-    latency_sum = latency_sum + excluded.latency_sum
-"""
-_UPSERT_LATENCY = """
-INSERT INTO rollup_latency (model, version, second, bucket, requests) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (model, second, version, bucket) DO UPDATE SET requests = requests + excluded.requests
-"""
-_UPSERT_OUTPUTS = """
-INSERT INTO rollup_outputs (model, version, second, output, count) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (model, second, version, output) DO UPDATE SET count = count + excluded.count
-"""
-
 
 def latency_bucket(ms: float) -> int:
     """The bucket of a latency in milliseconds (``floor(8 * log2(ms))``; tiny values share one)."""
@@ -79,8 +44,9 @@ def output_key(value) -> str:
     return str(value)
 
 
-def add_batch(conn, records) -> None:
-    """Add a batch of log records to the roll-ups (call inside the writer's transaction).
+def summarise(records) -> tuple[list, list, list]:
+    """Roll-up rows of a batch of log records: ``(status, latency, outputs)`` as
+    :meth:`workbench.store.PredictionTables.append` takes them.
 
     ``records`` are dicts (or objects) with ``time, model, version, status, latency_ms, rows`` and
     ``outputs`` (a list of predictions, or None).
@@ -95,9 +61,15 @@ def add_batch(conn, records) -> None:
         latency[key + (latency_bucket(r["latency_ms"]),)] += 1
         for value in r["outputs"] or ():
             outputs[key + (output_key(value),)] += 1
-    conn.executemany(_UPSERT_STATUS, [k + (n, rows_sum[k], lat_sum[k]) for k, n in status.items()])
-    conn.executemany(_UPSERT_LATENCY, [k + (n,) for k, n in latency.items()])
-    conn.executemany(_UPSERT_OUTPUTS, [k + (n,) for k, n in outputs.items()])
+    return ([k + (n, rows_sum[k], lat_sum[k]) for k, n in status.items()],
+            [k + (n,) for k, n in latency.items()],
+            [k + (n,) for k, n in outputs.items()])
+
+
+def add_batch(tables, records) -> None:
+    """Add a batch of log records to the roll-ups of ``tables`` (a
+    :class:`workbench.store.PredictionTables`), in one transaction."""
+    tables.add_rollups(*summarise(records))
 
 
 def percentile_from_buckets(buckets, counts, q: float) -> float:

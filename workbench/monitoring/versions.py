@@ -63,7 +63,7 @@ class VersionComparison:
 _ORDER = {"primary": 0, "canary": 1, "shadow": 2, "other": 3}
 
 
-def compare_versions(conn, registry, model: str, *, lo: int, hi: int, alias: str = "production",
+def compare_versions(tables, registry, model: str, *, lo: int, hi: int, alias: str = "production",
                      max_shadow_rows: int = 20_000) -> VersionComparison:
     """Figures of every version of ``model`` seen in seconds ``[lo, hi]`` (see the module)."""
     try:
@@ -73,14 +73,9 @@ def compare_versions(conn, registry, model: str, *, lo: int, hi: int, alias: str
     weights = dict(route.weights) if route is not None else {}
     shadow = route.shadow if route is not None else None
     primary = route.version if route is not None else None
-    args = (model, lo, hi)
-    status = conn.execute("SELECT version, status, SUM(requests) FROM rollup_status WHERE model=? "
-                          "AND second BETWEEN ? AND ? AND version != 0 GROUP BY version, status",
-                          args).fetchall()
-    latency = conn.execute("SELECT version, bucket, SUM(requests) FROM rollup_latency WHERE model=? "
-                           "AND second BETWEEN ? AND ? GROUP BY version, bucket", args).fetchall()
-    outputs = conn.execute("SELECT version, output, SUM(count) FROM rollup_outputs WHERE model=? "
-                           "AND second BETWEEN ? AND ? GROUP BY version, output", args).fetchall()
+    status = [r for r in tables.status_by_version(model, lo, hi) if r[0] != 0]
+    latency = tables.latency_by_version(model, lo, hi)
+    outputs = tables.outputs_by_version(model, lo, hi)
     total = sum(r[2] for r in status)
     stats = []
     for v in sorted({int(r[0]) for r in status} | set(weights)):
@@ -96,7 +91,7 @@ def compare_versions(conn, registry, model: str, *, lo: int, hi: int, alias: str
             agreement=None,
             predictions=dict(sorted(((o, int(n)) for ver, o, n in outputs if ver == v),
                                     key=lambda kv: -kv[1]))))
-    stats += _shadow_stats(conn, model, lo, hi, shadow, max_shadow_rows)
+    stats += _shadow_stats(tables, model, lo, hi, shadow, max_shadow_rows)
     stats.sort(key=lambda s: (_ORDER[s.role], s.version))
     return VersionComparison(model, alias, weights, shadow, tuple(stats))
 
@@ -108,11 +103,8 @@ def _pct(pairs, q) -> float:
     return percentile_from_buckets(buckets, counts, q)
 
 
-def _shadow_stats(conn, model, lo, hi, current, max_rows) -> list:
-    rows = conn.execute(
-        "SELECT version, status, latency_ms, agreement, outputs FROM predictions "
-        "WHERE role = 'shadow' AND model = ? AND time >= ? AND time < ? ORDER BY time DESC "
-        "LIMIT ?", (model, lo, hi + 1, int(max_rows))).fetchall()
+def _shadow_stats(tables, model, lo, hi, current, max_rows) -> list:
+    rows = tables.shadow_rows(model, lo, hi, max_rows)
     out = []
     for v in sorted({int(r[0]) for r in rows} | ({current} if current else set())):
         mine = [r for r in rows if r[0] == v]

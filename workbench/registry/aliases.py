@@ -1,6 +1,6 @@
 """Alias moves of the :class:`~workbench.registry.Registry`: set, roll back, archive.
 
-Each is one ``BEGIN IMMEDIATE`` transaction that also appends to the audit log and bumps the
+Each is one write transaction of the store that also appends to the audit log and bumps the
 generation counter. ``set_alias`` pushes the alias's old target on ``alias_stack``;
 ``rollback`` pops it, so repeated rollbacks walk back through every earlier target.
 """
@@ -9,14 +9,20 @@ from __future__ import annotations
 import json
 import time
 
-from .errors import (AliasInUseError, AliasNotFoundError, ArchivedVersionError,
-                     NothingToRollBackError, check_name, check_version)
+from .errors import (
+    AliasInUseError,
+    AliasNotFoundError,
+    ArchivedVersionError,
+    NothingToRollBackError,
+    check_name,
+    check_version,
+)
 from .records import ModelVersion
-from .store import add_audit, bump_generation
 
 
 class AliasOps:
-    """Mixin: needs ``self._store``, ``self.author``, ``_version_row``, ``_model_exists``."""
+    """Alias moves of :class:`~workbench.registry.Registry` over its store tables (no SQL here):
+    needs ``self._tables``, ``self.author``, ``_version_row``, ``_model_exists``."""
 
     def set_alias(self, name, alias, version) -> ModelVersion:
         """Point ``alias`` (e.g. ``"production"``) of model ``name`` at ``version``.
@@ -30,35 +36,31 @@ class AliasOps:
         check_name(name)
         check_name(alias, "alias name")
         version = check_version(version)
-        with self._store.write() as conn:
-            self._check_target(conn, name, alias, version)
-            self._move(conn, name, alias, version, None, "aliased")
+        with self._tables.write() as tx:
+            self._check_target(tx, name, alias, version)
+            self._move(tx, name, alias, version, None, "aliased")
         return self.get_version(name, version)
 
-    def _check_target(self, conn, name, alias, version):
-        row = self._version_row(conn, name, version)
+    def _check_target(self, tx, name, alias, version):
+        row = self._version_row(tx, name, version)
         if row["archived"]:
             raise ArchivedVersionError(f"cannot point alias {alias!r} at {name} v{version}: "
                                        "that version is archived")
 
-    def _move(self, conn, name, alias, version, split, action, detail=None) -> bool:
+    def _move(self, tx, name, alias, version, split, action, detail=None) -> bool:
         """Point the alias at ``version`` (and ``split`` JSON or None), remembering where it
         pointed; audit and bump the generation. Return whether anything changed."""
-        row = conn.execute("SELECT version, split FROM aliases WHERE name = ? AND alias = ?",
-                           (name, alias)).fetchone()
-        current = None if row is None else (int(row[0]), row[1])
+        row = tx.alias_row(name, alias)
+        current = None if row is None else (int(row["version"]), row["split"])
         if current == (version, split):
             return False
         if current is not None:
-            conn.execute("INSERT INTO alias_stack (name, alias, version, split) VALUES (?, ?, ?, ?)",
-                         (name, alias, current[0], current[1]))
-        conn.execute("INSERT INTO aliases (name, alias, version, split) VALUES (?, ?, ?, ?) "
-                     "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version, "
-                     "split = excluded.split", (name, alias, version, split))
-        add_audit(conn, name=name, action=action, author=self.author, at=time.time(),
-                  version=version, alias=alias, previous=None if current is None else current[0],
-                  detail=detail)
-        bump_generation(conn)
+            tx.push_alias_stack(name, alias, current[0], current[1])
+        tx.put_alias(name, alias, version, split)
+        tx.add_audit(name=name, action=action, author=self.author, at=time.time(),
+                     version=version, alias=alias, previous=None if current is None else current[0],
+                     detail=detail)
+        tx.bump_generation()
         return True
 
     def rollback(self, name, alias) -> int:
@@ -68,71 +70,64 @@ class AliasOps:
         """
         check_name(name)
         check_name(alias, "alias name")
-        with self._store.write() as conn:
-            self._model_exists(conn, name)
-            current = self._alias_target(conn, name, alias)
+        with self._tables.write() as tx:
+            self._model_exists(tx, name)
+            current = self._alias_target(tx, name, alias)
             if current is None:
-                raise AliasNotFoundError(self._no_alias_message(conn, name, alias))
+                raise AliasNotFoundError(self._no_alias_message(tx, name, alias))
             # earlier targets that were archived since are passed over (and dropped from the
             # stack), so archiving an old version never blocks rolling back past it
             skipped = []
             while True:
-                top = conn.execute("SELECT id, version, split FROM alias_stack WHERE name = ? AND alias = ? "
-                                   "ORDER BY id DESC LIMIT 1", (name, alias)).fetchone()
+                top = tx.top_of_alias_stack(name, alias)
                 if top is None:
                     after = f"; archived earlier targets passed over: {skipped}" if skipped else ""
                     raise NothingToRollBackError(
                         f"alias {alias!r} of {name!r} has no earlier target to roll back to "
                         f"(it points at v{current}; no earlier change of it is left to undo{after})")
                 targets = {int(top["version"])} | {int(v) for v in json.loads(top["split"] or "{}")}
-                if not any(self._version_row(conn, name, v)["archived"] for v in targets):
+                if not any(self._version_row(tx, name, v)["archived"] for v in targets):
                     break
                 skipped.append(int(top["version"]))
-                conn.execute("DELETE FROM alias_stack WHERE id = ?", (top["id"],))
+                tx.drop_alias_stack_entry(top["id"])
             target = int(top["version"])
-            conn.execute("DELETE FROM alias_stack WHERE id = ?", (top["id"],))
-            conn.execute("UPDATE aliases SET version = ?, split = ? WHERE name = ? AND alias = ?",
-                         (target, top["split"], name, alias))
+            tx.drop_alias_stack_entry(top["id"])
+            tx.put_alias(name, alias, target, top["split"])
             detail = {"weights": json.loads(top["split"])} if top["split"] else {}
             if skipped:
                 detail["skipped_archived"] = skipped
             detail = detail or None
-            add_audit(conn, name=name, action="rolled back", author=self.author, at=time.time(),
-                      version=target, alias=alias, previous=current, detail=detail)
-            bump_generation(conn)
+            tx.add_audit(name=name, action="rolled back", author=self.author, at=time.time(),
+                         version=target, alias=alias, previous=current, detail=detail)
+            tx.bump_generation()
         return target
 
     def archive(self, name, version) -> None:
         """Hide ``version`` from "latest" (it stays loadable by number); refused while aliased."""
         check_name(name)
         version = check_version(version)
-        with self._store.write() as conn:
-            row = self._version_row(conn, name, version)
-            held = [r["alias"] for r in conn.execute(
-                "SELECT alias, version, split, shadow FROM aliases WHERE name = ? ORDER BY alias",
-                (name,)) if version in _targets(r)]
+        with self._tables.write() as tx:
+            row = self._version_row(tx, name, version)
+            held = [r["alias"] for r in tx.alias_rows(name) if version in _targets(r)]
             if held:
                 raise AliasInUseError(
                     f"cannot archive {name} v{version}: alias(es) {', '.join(held)} point at it; "
                     "move them to another version first")
             if row["archived"]:
                 return
-            conn.execute("UPDATE versions SET archived = 1 WHERE name = ? AND version = ?",
-                         (name, version))
-            add_audit(conn, name=name, action="archived", author=self.author, at=time.time(),
-                      version=version)
-            bump_generation(conn)
+            tx.archive_version(name, version)
+            tx.add_audit(name=name, action="archived", author=self.author, at=time.time(),
+                         version=version)
+            tx.bump_generation()
 
     @staticmethod
-    def _alias_target(conn, name, alias):
-        row = conn.execute("SELECT version FROM aliases WHERE name = ? AND alias = ?",
-                           (name, alias)).fetchone()
-        return None if row is None else int(row[0])
+    def _alias_target(tx, name, alias):
+        row = tx.alias_row(name, alias)
+        return None if row is None else int(row["version"])
 
     @staticmethod
-    def _no_alias_message(conn, name, alias) -> str:
-        have = [r[0] for r in conn.execute("SELECT alias FROM aliases WHERE name = ? ORDER BY alias",
-                                           (name,))]
+    def _no_alias_message(tx, name, alias) -> str:
+        have = [r["alias"] for r in tx.alias_rows(name)]
         return (f"model {name!r} has no alias {alias!r}; "
                 + (f"its aliases are: {', '.join(have)}" if have else "it has no aliases yet"))
 

@@ -1,4 +1,5 @@
-"""The :class:`Registry`: a thin client over :mod:`.store` (SQLite) and :mod:`.blobs` (files)."""
+"""The :class:`Registry`: a thin client over the store layer's registry tables
+(:mod:`workbench.store.registry`, SQLite or PostgreSQL) and :mod:`.blobs` (files)."""
 from __future__ import annotations
 
 import getpass
@@ -7,17 +8,24 @@ import os
 import time
 
 from ..home import resolve_home
+from ..store import Store
 from . import codec
-from .blobs import BlobStore
-from .errors import (AliasNotFoundError, InvalidInputError, ModelNotFoundError,
-                     VersionNotFoundError, check_json_dict, check_metrics, check_name,
-                     check_version)
 from .aliases import AliasOps
-from .traffic import TrafficOps
+from .blobs import BlobStore
+from .errors import (
+    AliasNotFoundError,
+    InvalidInputError,
+    ModelNotFoundError,
+    VersionNotFoundError,
+    check_json_dict,
+    check_metrics,
+    check_name,
+    check_version,
+)
 from .records import Comparison, ModelVersion
 from .reference import as_dict, build_reference
-from .store import (VERSION_COLUMNS, Store, add_audit, bump_generation, row_to_event,
-                    row_to_version)
+from .rows import row_to_event, row_to_version
+from .traffic import TrafficOps
 from .verify import verify_registry
 
 
@@ -32,7 +40,8 @@ def current_user() -> str:
 
 
 class Registry(AliasOps, TrafficOps):
-    """Versioned models in a home folder: ``registry.db`` (SQLite, WAL) and ``blobs/<sha256>``.
+    """Versioned models: metadata in the store (``registry.db`` in the home, SQLite in WAL mode,
+    or a PostgreSQL database) and weight files in ``<home>/blobs/<sha256>``.
 
     Parameters
     ----------
@@ -41,6 +50,9 @@ class Registry(AliasOps, TrafficOps):
         Created if missing.
     author : str or None
         Who is recorded in the audit log; ``$WORKBENCH_USER`` or the login name when None.
+    store : str or None
+        Store URL (``postgresql://user@host/db``); ``$WORKBENCH_STORE`` or SQLite in the home
+        when None. Blobs stay in the home either way (a shared mount for many nodes).
 
     Examples
     --------
@@ -50,10 +62,11 @@ class Registry(AliasOps, TrafficOps):
     >>> reg.load("digits", alias="production").predict(X)               # doctest: +SKIP
     """
 
-    def __init__(self, home=None, *, author: str | None = None):
+    def __init__(self, home=None, *, author: str | None = None, store: str | None = None):
         self.home = resolve_home(home)
         self.blobs = BlobStore(self.home / "blobs")
-        self._store = Store(self.home / "registry.db")
+        self.store = Store(self.home, store)
+        self._tables = self.store.registry
         self.author = author or current_user()
 
     def __repr__(self) -> str:
@@ -61,7 +74,7 @@ class Registry(AliasOps, TrafficOps):
 
     def close(self) -> None:
         """Close the database connection."""
-        self._store.close()
+        self.store.close()
 
     def __enter__(self):
         return self
@@ -130,26 +143,22 @@ class Registry(AliasOps, TrafficOps):
         """Allocate the next version number and commit the row (the blobs are already stored)."""
         now = time.time()
         parent = row["parent"] or (None, None)
-        with self._store.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO models (name, created_at, next_version) "
-                         "VALUES (?, ?, 1)", (name, now))
-            version = conn.execute("SELECT next_version FROM models WHERE name = ?",
-                                   (name,)).fetchone()[0]
-            conn.execute("UPDATE models SET next_version = ? WHERE name = ?", (version + 1, name))
-            conn.execute(
-                f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                (name, version, row["sha256"], row["size_bytes"], now, self.author,
-                 json.dumps(row["metrics"]), json.dumps(row["params"]), json.dumps(row["tags"]),
-                 row["description"], parent[0], parent[1],
-                 json.dumps(row["signature"]) if row["signature"] else None, row["model_class"],
-                 row["reference_sha256"], row["reference_size"],
-                 json.dumps(row["origin"]) if row["origin"] else None))
-            add_audit(conn, name=name, action=action, author=self.author, at=now, version=version,
-                      detail=detail or {"sha256": row["sha256"]})
-            bump_generation(conn)
-            stored = conn.execute(f"SELECT {VERSION_COLUMNS} FROM versions "
-                                  "WHERE name = ? AND version = ?", (name, version)).fetchone()
+        with self._tables.write() as tx:
+            version = tx.next_version(name, now)
+            tx.insert_version({
+                "name": name, "version": version, "sha256": row["sha256"],
+                "size_bytes": row["size_bytes"], "created_at": now, "author": self.author,
+                "metrics": json.dumps(row["metrics"]), "params": json.dumps(row["params"]),
+                "tags": json.dumps(row["tags"]), "description": row["description"],
+                "parent_name": parent[0], "parent_version": parent[1],
+                "signature": json.dumps(row["signature"]) if row["signature"] else None,
+                "model_class": row["model_class"], "reference_sha256": row["reference_sha256"],
+                "reference_size": row["reference_size"],
+                "origin": json.dumps(row["origin"]) if row["origin"] else None})
+            tx.add_audit(name=name, action=action, author=self.author, at=now, version=version,
+                         detail=detail or {"sha256": row["sha256"]})
+            tx.bump_generation()
+            stored = tx.version_row(name, version)
         return row_to_version(stored)
 
     # ------------------------------------------------------------------ reading
@@ -166,22 +175,20 @@ class Registry(AliasOps, TrafficOps):
         if version is not None and alias is not None:
             raise InvalidInputError(f"give a version or an alias, not both (got version={version!r}, "
                                     f"alias={alias!r})")
-        with self._store.read() as conn:
+        with self._tables.read() as tx:
             if alias is not None:
                 check_name(alias, "alias name")
-                self._model_exists(conn, name)
-                version = self._alias_target(conn, name, alias)
+                self._model_exists(tx, name)
+                version = self._alias_target(tx, name, alias)
                 if version is None:
-                    raise AliasNotFoundError(self._no_alias_message(conn, name, alias))
+                    raise AliasNotFoundError(self._no_alias_message(tx, name, alias))
             elif version is None:
-                self._model_exists(conn, name)
-                version = conn.execute("SELECT MAX(version) FROM versions WHERE name = ? AND "
-                                       "archived = 0", (name,)).fetchone()[0]
+                self._model_exists(tx, name)
+                version = tx.latest_version(name)
                 if version is None:
                     raise VersionNotFoundError(f"model {name!r} has no version that is not archived")
-            row = self._version_row(conn, name, check_version(version))
-            held = [r["alias"] for r in conn.execute(
-                "SELECT alias FROM aliases WHERE name = ? AND version = ?", (name, row["version"]))]
+            row = self._version_row(tx, name, check_version(version))
+            held = tx.aliases_of_version(name, row["version"])
         return row_to_version(row, held)
 
     def load_spec(self, name, version=None, alias=None) -> tuple[dict, dict]:
@@ -211,35 +218,33 @@ class Registry(AliasOps, TrafficOps):
 
     def models(self) -> list[str]:
         """Return the names of all registered models, sorted."""
-        return [r[0] for r in self._store.query("SELECT name FROM models ORDER BY name")]
+        return self._tables.model_names()
 
     def versions(self, name) -> list[ModelVersion]:
         """Return every version of ``name`` (archived ones included), oldest first."""
         check_name(name)
-        with self._store.read() as conn:
-            self._model_exists(conn, name)
+        with self._tables.read() as tx:
+            self._model_exists(tx, name)
             held = {}
-            for r in conn.execute("SELECT alias, version FROM aliases WHERE name = ?", (name,)):
+            for r in tx.alias_rows(name):
                 held.setdefault(r["version"], []).append(r["alias"])
-            rows = conn.execute(f"SELECT {VERSION_COLUMNS} FROM versions WHERE name = ? "
-                                "ORDER BY version", (name,)).fetchall()
+            rows = tx.version_rows(name)
         return [row_to_version(r, held.get(r["version"], ())) for r in rows]
 
     def aliases(self, name) -> dict[str, int]:
         """Return ``{alias: version}`` for model ``name``."""
         check_name(name)
-        with self._store.read() as conn:
-            self._model_exists(conn, name)
-            rows = conn.execute("SELECT alias, version FROM aliases WHERE name = ? ORDER BY alias",
-                                (name,)).fetchall()
+        with self._tables.read() as tx:
+            self._model_exists(tx, name)
+            rows = tx.alias_rows(name)
         return {r["alias"]: int(r["version"]) for r in rows}
 
     def history(self, name) -> list:
         """Return the audit log of ``name``, oldest first (a list of :class:`AuditEvent`)."""
         check_name(name)
-        with self._store.read() as conn:
-            self._model_exists(conn, name)
-            rows = conn.execute("SELECT * FROM audit WHERE name = ? ORDER BY id", (name,)).fetchall()
+        with self._tables.read() as tx:
+            self._model_exists(tx, name)
+            rows = tx.audit_rows(name)
         return [row_to_event(r) for r in rows]
 
     def compare(self, name, v1, v2) -> Comparison:
@@ -254,14 +259,14 @@ class Registry(AliasOps, TrafficOps):
 
     def generation(self) -> int:
         """Return a counter that grows with every change of what a name or alias resolves to."""
-        return int(self._store.query("SELECT value FROM meta WHERE key = 'generation'")[0][0])
+        return self._tables.generation()
 
     def verify(self) -> list[str]:
         """Check every file against its SHA-256 and every row against its files.
 
         Returns the problems found, one sentence each; an empty list means the registry is sound.
         """
-        return verify_registry(self._store, self.blobs)
+        return verify_registry(self._tables, self.blobs)
 
     def export(self, name, version, path):
         """Write ``version`` of ``name`` (latest when None) to one archive file; return its path."""
@@ -276,19 +281,17 @@ class Registry(AliasOps, TrafficOps):
         return import_archive(self, path, name=name)
 
     # ------------------------------------------------------------------ helpers
-    def _model_exists(self, conn, name) -> None:
-        if conn.execute("SELECT 1 FROM models WHERE name = ?", (name,)).fetchone() is None:
-            known = [r[0] for r in conn.execute("SELECT name FROM models ORDER BY name LIMIT 10")]
+    def _model_exists(self, tx, name) -> None:
+        if not tx.has_model(name):
+            known = tx.some_model_names(10)
             hint = f"; known models: {', '.join(known)}" if known else "; the registry is empty"
             raise ModelNotFoundError(f"no model named {name!r} in {self.home}{hint}")
 
-    def _version_row(self, conn, name, version):
-        row = conn.execute(f"SELECT {VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?",
-                           (name, version)).fetchone()
+    def _version_row(self, tx, name, version):
+        row = tx.version_row(name, version)
         if row is None:
-            self._model_exists(conn, name)
-            have = conn.execute("SELECT MIN(version), MAX(version) FROM versions WHERE name = ?",
-                                (name,)).fetchone()
+            self._model_exists(tx, name)
+            have = tx.version_range(name)
             raise VersionNotFoundError(f"model {name!r} has no version {version} "
                                        f"(it has versions {have[0]} to {have[1]})")
         return row

@@ -14,9 +14,8 @@ import math
 import numbers
 import time
 
-from .errors import (AliasNotFoundError, InvalidInputError, check_name, check_version)
+from .errors import AliasNotFoundError, InvalidInputError, check_name, check_version
 from .records import AliasRoute
-from .store import add_audit, bump_generation
 
 
 def check_weights(weights) -> dict[int, float]:
@@ -42,7 +41,8 @@ def check_weights(weights) -> dict[int, float]:
 
 
 class TrafficOps:
-    """Mixin of :class:`~workbench.registry.Registry`; needs :class:`.aliases.AliasOps`."""
+    """Traffic splits of :class:`~workbench.registry.Registry` over its store tables (no SQL
+    here); needs :class:`.aliases.AliasOps`."""
 
     def set_split(self, name, alias, weights) -> AliasRoute:
         """Point ``alias`` at several versions with weights, e.g. ``{3: 0.9, 4: 0.1}``.
@@ -56,10 +56,10 @@ class TrafficOps:
         weights = check_weights(weights)
         primary = max(weights, key=lambda v: (weights[v], -v))
         split = None if len(weights) == 1 else json.dumps({str(v): w for v, w in weights.items()})
-        with self._store.write() as conn:
+        with self._tables.write() as tx:
             for version in weights:
-                self._check_target(conn, name, alias, version)
-            self._move(conn, name, alias, primary, split, "split" if split else "aliased",
+                self._check_target(tx, name, alias, version)
+            self._move(tx, name, alias, primary, split, "split" if split else "aliased",
                        {"weights": {str(v): w for v, w in weights.items()}} if split else None)
         return self.route(name, alias)
 
@@ -82,9 +82,9 @@ class TrafficOps:
         return self._end_split(name, alias, route.version, "aborted", route)
 
     def _end_split(self, name, alias, version, action, route) -> int:
-        with self._store.write() as conn:
-            self._check_target(conn, name, alias, version)
-            self._move(conn, name, alias, version, None, action,
+        with self._tables.write() as tx:
+            self._check_target(tx, name, alias, version)
+            self._move(tx, name, alias, version, None, action,
                        {"weights": {str(v): w for v, w in route.weights.items()}})
         return version
 
@@ -102,31 +102,28 @@ class TrafficOps:
         check_name(alias, "alias name")
         if version is not None:
             version = check_version(version)
-        with self._store.write() as conn:
-            self._model_exists(conn, name)
-            current = self._alias_target(conn, name, alias)
+        with self._tables.write() as tx:
+            self._model_exists(tx, name)
+            current = self._alias_target(tx, name, alias)
             if current is None:
-                raise AliasNotFoundError(self._no_alias_message(conn, name, alias))
+                raise AliasNotFoundError(self._no_alias_message(tx, name, alias))
             if version is not None:
-                self._check_target(conn, name, alias, version)
-            before = conn.execute("SELECT shadow FROM aliases WHERE name = ? AND alias = ?",
-                                  (name, alias)).fetchone()[0]
+                self._check_target(tx, name, alias, version)
+            before = tx.alias_row(name, alias)["shadow"]
             if before != version:
-                conn.execute("UPDATE aliases SET shadow = ? WHERE name = ? AND alias = ?",
-                             (version, name, alias))
-                add_audit(conn, name=name, action="shadowed" if version else "unshadowed",
-                          author=self.author, at=time.time(), alias=alias,
-                          version=version if version else before, previous=before)
-                bump_generation(conn)
+                tx.set_shadow(name, alias, version)
+                tx.add_audit(name=name, action="shadowed" if version else "unshadowed",
+                             author=self.author, at=time.time(), alias=alias,
+                             version=version if version else before, previous=before)
+                tx.bump_generation()
         return self.route(name, alias)
 
     def routes(self, name) -> dict[str, AliasRoute]:
         """Return ``{alias: AliasRoute}`` for model ``name`` (weights and shadow of each)."""
         check_name(name)
-        with self._store.read() as conn:
-            self._model_exists(conn, name)
-            rows = conn.execute("SELECT alias, version, split, shadow FROM aliases "
-                                "WHERE name = ? ORDER BY alias", (name,)).fetchall()
+        with self._tables.read() as tx:
+            self._model_exists(tx, name)
+            rows = tx.alias_rows(name)
         return {r["alias"]: _route(r) for r in rows}
 
     def route(self, name, alias) -> AliasRoute:
@@ -134,8 +131,8 @@ class TrafficOps:
         check_name(alias, "alias name")
         found = self.routes(name).get(alias)
         if found is None:
-            with self._store.read() as conn:
-                raise AliasNotFoundError(self._no_alias_message(conn, name, alias))
+            with self._tables.read() as tx:
+                raise AliasNotFoundError(self._no_alias_message(tx, name, alias))
         return found
 
 

@@ -4,27 +4,17 @@ harmless and not reported: no row points at them, so nothing can load them."""
 from __future__ import annotations
 
 
-def verify_registry(store, blobs) -> list[str]:
+def verify_registry(tables, blobs) -> list[str]:
     """Return the problems found in a registry, one sentence each (empty when sound).
 
     Parameters
     ----------
-    store : workbench.registry.store.Store
+    tables : workbench.store.RegistryTables
     blobs : workbench.registry.blobs.BlobStore
     """
     problems = []
-    with store.read() as conn:
-        check = conn.execute("PRAGMA quick_check").fetchall()
-        rows = conn.execute("SELECT name, version, sha256, size_bytes, reference_sha256, "
-                            "reference_size, archived FROM versions ORDER BY name, version").fetchall()
-        aliases = conn.execute("SELECT a.name, a.alias, a.version, v.archived FROM aliases a "
-                               "LEFT JOIN versions v ON v.name = a.name AND v.version = a.version "
-                               "ORDER BY a.name, a.alias").fetchall()
-        counters = conn.execute("SELECT m.name, m.next_version, MAX(v.version) FROM models m "
-                                "LEFT JOIN versions v ON v.name = m.name GROUP BY m.name").fetchall()
-    if [tuple(r) for r in check] != [("ok",)]:
-        problems.append("registry.db failed SQLite's quick_check: "
-                        + "; ".join(str(r[0]) for r in check[:5]))
+    problems += tables.db.integrity_problems()
+    rows, aliases, counters = tables.verify_rows()
     damaged = {}
     for sha in blobs.names():
         problem = blobs.check(sha)

@@ -1,4 +1,5 @@
-"""API keys: created once, stored hashed in ``registry.db``, checked in constant time.
+"""API keys: created once, stored hashed in the store (``registry.db`` or PostgreSQL), checked in
+constant time.
 
 A key looks like ``wb_<id>_<secret>``: ``id`` (8 hex characters) is public and names the row,
 ``secret`` (43 URL-safe characters, 256 random bits) is only ever shown once, when the key is
@@ -15,29 +16,17 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..store import ConflictError, Store
 
 #: roles, lowest first
 ROLES = ("viewer", "predictor", "maintainer", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
 _KEY = re.compile(r"^wb_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})$")
 _NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS serving_api_keys (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    revoked_at REAL
-);
-"""
-
 
 @dataclass(frozen=True)
 class ApiKey:
@@ -70,12 +59,15 @@ def _hash(key: str) -> str:
 
 
 class KeyStore:
-    """The ``serving_api_keys`` table of ``<home>/registry.db`` and a cache of it for requests.
+    """The API keys of a store (:class:`workbench.store.KeyTables`) and a cache of them for
+    requests.
 
     Parameters
     ----------
     home : path-like
         Workbench home folder.
+    store : str or None
+        Store URL (``postgresql://…``); ``$WORKBENCH_STORE`` or ``<home>/registry.db`` when None.
 
     Examples
     --------
@@ -88,22 +80,18 @@ class KeyStore:
     True
     """
 
-    def __init__(self, home):
+    def __init__(self, home, *, store: str | None = None):
         self.path = Path(home) / "registry.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False)
-        self._conn.execute("PRAGMA busy_timeout = 30000")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._lock = threading.Lock()
-        with self._lock, self._conn:
-            self._conn.executescript(SCHEMA)
+        self.store = Store(Path(home), store)
+        self._tables = self.store.keys
         self._cache: dict[str, tuple[str, ApiKey]] = {}
         self._data_version = None
         self.reload()
 
     def __repr__(self) -> str:
         active = sum(not k.revoked for _, k in self._cache.values())
-        return f"<KeyStore {self.path} keys={len(self._cache)} active={active}>"
+        where = self.path if self.store.backend == "sqlite" else "PostgreSQL"
+        return f"<KeyStore {where} keys={len(self._cache)} active={active}>"
 
     # -- management ------------------------------------------------------------------------
     def create(self, name: str, role: str) -> str:
@@ -116,11 +104,8 @@ class KeyStore:
             key_id = secrets.token_hex(4)
             key = f"wb_{key_id}_{secrets.token_urlsafe(32)}"
             try:
-                with self._lock, self._conn:
-                    self._conn.execute(
-                        "INSERT INTO serving_api_keys (id, name, role, sha256, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)", (key_id, name, role, _hash(key), time.time()))
-            except sqlite3.IntegrityError:
+                self._tables.insert(key_id, name, role, _hash(key), time.time())
+            except ConflictError:
                 if self._find(name) is not None:
                     raise ValueError(f"a key named {name!r} already exists; choose another name "
                                      f"(revoked keys keep their names)") from None
@@ -131,11 +116,7 @@ class KeyStore:
 
     def list(self) -> list[ApiKey]:
         """Return every key (revoked ones too), oldest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, name, role, created_at, revoked_at FROM serving_api_keys "
-                "ORDER BY created_at").fetchall()
-        return [ApiKey(*row) for row in rows]
+        return [ApiKey(*row) for row in self._tables.list()]
 
     def revoke(self, name_or_id: str) -> ApiKey:
         """Revoke a key by name or id; running servers refuse it within a second."""
@@ -143,9 +124,7 @@ class KeyStore:
         if found is None:
             raise LookupError(f"no API key named or with id {name_or_id!r}")
         if not found.revoked:
-            with self._lock, self._conn:
-                self._conn.execute("UPDATE serving_api_keys SET revoked_at = ? WHERE id = ?",
-                                   (time.time(), found.id))
+            self._tables.revoke(found.id, time.time())
         self.reload()
         return self._find(name_or_id)
 
@@ -158,17 +137,12 @@ class KeyStore:
     # -- request path ----------------------------------------------------------------------
     def reload(self) -> None:
         """Re-read the table into the in-memory cache used by :meth:`authenticate`."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, name, role, created_at, revoked_at, sha256 FROM serving_api_keys"
-            ).fetchall()
-            self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        rows, self._data_version = self._tables.all_with_hashes()
         self._cache = {row[0]: (row[5], ApiKey(*row[:5])) for row in rows}
 
     def poll(self) -> bool:
-        """Reload if another connection changed ``registry.db``; cheap, call it often."""
-        with self._lock:
-            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        """Reload if another connection changed the keys; cheap, call it often."""
+        version = self._tables.change_token()
         if version != self._data_version:
             self.reload()
             return True
@@ -189,5 +163,4 @@ class KeyStore:
 
     def close(self) -> None:
         """Close the database connection."""
-        with self._lock:
-            self._conn.close()
+        self.store.close()

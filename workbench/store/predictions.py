@@ -1,0 +1,228 @@
+"""The prediction log's tables: ``predictions`` (one row per served request), the per-second
+roll-ups ``rollup_status``, ``rollup_latency``, ``rollup_outputs`` and ``alert_state``.
+
+Columns and their meaning are documented in :mod:`workbench.monitoring.log` (requests),
+:mod:`workbench.monitoring.rollup` (roll-ups) and :mod:`workbench.monitoring.alerts`.
+:class:`PredictionTables` has one named method per statement; the queries the monitor runs over
+the roll-ups are in :mod:`.rollups`.
+"""
+from __future__ import annotations
+
+from .migrations import Migration
+from .rollups import RollupReads
+
+#: every column of ``predictions`` but ``id``, in order
+COLUMNS = ("time", "request_id", "model", "version", "protocol", "status", "latency_ms",
+           "rows", "outputs", "inputs", "error", "role", "shadow_of", "agreement")
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS predictions (
+    id {id},
+    time {real} NOT NULL,
+    request_id TEXT,
+    model TEXT,
+    version INTEGER,
+    protocol TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    latency_ms {real} NOT NULL,
+    rows INTEGER NOT NULL,
+    outputs TEXT,
+    inputs TEXT,
+    error TEXT{shadow_columns}
+);
+CREATE INDEX IF NOT EXISTS predictions_model_time ON predictions (model, time);
+CREATE INDEX IF NOT EXISTS predictions_time ON predictions (time);
+CREATE INDEX IF NOT EXISTS predictions_sampled ON predictions (model, time) WHERE inputs IS NOT NULL;
+CREATE TABLE IF NOT EXISTS rollup_status (
+    model TEXT NOT NULL, version INTEGER NOT NULL, second BIGINT NOT NULL, status INTEGER NOT NULL,
+    requests BIGINT NOT NULL, rows BIGINT NOT NULL, latency_sum {real} NOT NULL,
+    PRIMARY KEY (model, second, version, status)
+){without_rowid};
+CREATE TABLE IF NOT EXISTS rollup_latency (
+    model TEXT NOT NULL, version INTEGER NOT NULL, second BIGINT NOT NULL, bucket INTEGER NOT NULL,
+    requests BIGINT NOT NULL,
+    PRIMARY KEY (model, second, version, bucket)
+){without_rowid};
+CREATE TABLE IF NOT EXISTS rollup_outputs (
+    model TEXT NOT NULL, version INTEGER NOT NULL, second BIGINT NOT NULL, output TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (model, second, version, output)
+){without_rowid};
+CREATE TABLE IF NOT EXISTS alert_state (
+    rule TEXT NOT NULL, model TEXT NOT NULL, state TEXT NOT NULL, since {real} NOT NULL,
+    value {real}, updated {real} NOT NULL,
+    PRIMARY KEY (rule, model)
+)
+"""
+_SHADOW_INDEX = ("CREATE INDEX IF NOT EXISTS predictions_shadow ON predictions (model, time) "
+                 "WHERE role = 'shadow'")
+#: columns the previous release added to older files in place
+_ADDED = (("role", "TEXT"), ("shadow_of", "INTEGER"), ("agreement", "REAL"))
+
+
+def _sqlite_v1(conn) -> None:
+    sql = _V1.format(id="INTEGER PRIMARY KEY", real="REAL", shadow_columns="",
+                     without_rowid=" WITHOUT ROWID")
+    for statement in sql.split(";\n"):
+        conn.execute(statement)
+    have = {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
+    for column, kind in _ADDED:
+        if column not in have:
+            conn.execute(f"ALTER TABLE predictions ADD COLUMN {column} {kind}")
+    conn.execute(_SHADOW_INDEX)
+
+
+_POSTGRESQL_V1 = _V1.format(
+    id="BIGSERIAL PRIMARY KEY", real="DOUBLE PRECISION", without_rowid="",
+    shadow_columns=",\n    role TEXT,\n    shadow_of INTEGER,\n    agreement DOUBLE PRECISION",
+) + ";\n" + _SHADOW_INDEX
+
+#: the prediction log's schema, oldest first (append to change it)
+MIGRATIONS = [
+    Migration(1, "predictions, per-second roll-ups, alert state", _sqlite_v1, _POSTGRESQL_V1),
+]
+
+_INSERT = (f"INSERT INTO predictions ({', '.join(COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(COLUMNS))})")
+_UPSERT_STATUS = """
+INSERT INTO rollup_status (model, version, second, status, requests, rows, latency_sum)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (model, second, version, status) DO UPDATE SET
+    requests = rollup_status.requests + excluded.requests,
+    rows = rollup_status.rows + excluded.rows,
+    latency_sum = rollup_status.latency_sum + excluded.latency_sum
+"""
+_UPSERT_LATENCY = """
+INSERT INTO rollup_latency (model, version, second, bucket, requests) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (model, second, version, bucket) DO UPDATE SET
+    requests = rollup_latency.requests + excluded.requests
+"""
+_UPSERT_OUTPUTS = """
+INSERT INTO rollup_outputs (model, version, second, output, count) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (model, second, version, output) DO UPDATE SET
+    count = rollup_outputs.count + excluded.count
+"""
+
+
+class PredictionTables(RollupReads):
+    """Named statements on the prediction log's tables.
+
+    Parameters
+    ----------
+    db : SQLiteDatabase or PostgresDatabase
+    """
+
+    def __init__(self, db):
+        self.db = db
+
+    def __repr__(self) -> str:
+        return f"<PredictionTables {self.db.url}>"
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing -------------------------------------------------------------------------------
+    def append(self, rows, status=(), latency=(), outputs=()) -> None:
+        """Insert request rows (tuples in :data:`COLUMNS` order) and add roll-up counts, in one
+        transaction. ``status``: ``(model, version, second, status, requests, rows,
+        latency_sum)``; ``latency``: ``(model, version, second, bucket, requests)``;
+        ``outputs``: ``(model, version, second, output, count)``."""
+        with self.db.write(lock="predictions") as conn:
+            if rows:
+                conn.executemany(_INSERT, rows)
+            self._add_rollups(conn, status, latency, outputs)
+
+    def add_rollups(self, status=(), latency=(), outputs=()) -> None:
+        """Add roll-up counts only (one transaction); see :meth:`append`."""
+        with self.db.write(lock="predictions") as conn:
+            self._add_rollups(conn, status, latency, outputs)
+
+    @staticmethod
+    def _add_rollups(conn, status, latency, outputs) -> None:
+        if status:
+            conn.executemany(_UPSERT_STATUS, status)
+        if latency:
+            conn.executemany(_UPSERT_LATENCY, latency)
+        if outputs:
+            conn.executemany(_UPSERT_OUTPUTS, outputs)
+
+    # -- reading requests ----------------------------------------------------------------------
+    def count(self) -> int:
+        """How many requests are logged."""
+        return int(self.db.query("SELECT COUNT(*) FROM predictions")[0][0])
+
+    def read(self, *, model=None, since=None, limit=None) -> tuple[tuple, list]:
+        """The newest matching requests, newest first, as ``(columns, rows)``: ``columns`` is
+        ``("id",) + COLUMNS`` less any column an old file lacks."""
+        columns = COLUMNS
+        if self.db.dialect == "sqlite":
+            have = self.db.columns("predictions")
+            if not set(COLUMNS) <= have:        # a log written before role/shadow_of/agreement
+                columns = tuple(c for c in COLUMNS if c in have)
+        where, args = [], []
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
+        if since is not None:
+            where.append("time >= ?")
+            args.append(float(since))
+        sql = "SELECT id, " + ", ".join(columns) + " FROM predictions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return ("id",) + columns, self.db.query(sql, args)
+
+    def sampled_inputs(self, model, since, until, version=None):
+        """The ``inputs`` JSON of sampled requests of ``model`` in ``(since, until]``, newest
+        first (an iterator: stop reading when you have enough)."""
+        sql = ("SELECT inputs FROM predictions WHERE model = ? AND inputs IS NOT NULL AND "
+               "time > ? AND time <= ?")
+        args: tuple = (model, since, until)
+        if version is not None:
+            sql, args = sql + " AND version = ?", args + (int(version),)
+        return self.db.iterate(sql + " ORDER BY time DESC", args)
+
+    def shadow_rows(self, model, lo, hi, limit) -> list:
+        """``version, status, latency_ms, agreement, outputs`` of shadow answers of ``model`` in
+        seconds ``[lo, hi]``, newest first, at most ``limit``."""
+        return self.db.query(
+            "SELECT version, status, latency_ms, agreement, outputs FROM predictions "
+            "WHERE role = 'shadow' AND model = ? AND time >= ? AND time < ? ORDER BY time DESC "
+            "LIMIT ?", (model, lo, hi + 1, int(limit)))
+
+    # -- alert state ---------------------------------------------------------------------------
+    def alert_transaction(self):
+        """A write transaction for one evaluation of the alert rules (one evaluator at a time):
+        ``with tables.alert_transaction() as alerts: alerts.get(...); alerts.put(...)``."""
+        return _AlertContext(self.db.write(lock="alerts"))
+
+
+class _AlertState:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def get(self, rule: str, model: str):
+        """``(state, since, value)`` of a rule for a model, or None."""
+        row = self.conn.execute("SELECT state, since, value FROM alert_state WHERE rule = ? AND "
+                                "model = ?", (rule, model)).fetchone()
+        return None if row is None else tuple(row)
+
+    def put(self, rule, model, state, since, value, updated) -> None:
+        self.conn.execute(
+            "INSERT INTO alert_state (rule, model, state, since, value, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (rule, model) DO UPDATE SET "
+            "state = excluded.state, since = excluded.since, value = excluded.value, "
+            "updated = excluded.updated", (rule, model, state, since, value, updated))
+
+
+class _AlertContext:
+    def __init__(self, manager):
+        self._manager = manager
+
+    def __enter__(self) -> _AlertState:
+        return _AlertState(self._manager.__enter__())
+
+    def __exit__(self, *exc):
+        return self._manager.__exit__(*exc)
