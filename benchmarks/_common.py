@@ -31,6 +31,7 @@ def table(rows: list[dict], columns: list[str]) -> str:
     """Rows of dicts as a Markdown table (so it pastes straight into the README)."""
     cells = [[str(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
+    def line(vals):
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
     out = [line(columns), "| " + " | ".join("-" * w for w in widths) + " |"]
     return "\n".join(out + [line(row) for row in cells])

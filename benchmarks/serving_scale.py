@@ -85,7 +85,7 @@ def _compare(bench, args, scratch, targets, key, cases, *, pin: bool, ready_time
             for target, found in runs.items():
                 results[target].append({"model": model, **bench._median(found)})
     finally:
-        for target, proc in procs.items():
+        for proc in procs.values():
             _stop_gracefully(bench, proc)
         for log in logs:
             log.close()

@@ -21,10 +21,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import table, write_results  # noqa: E402
+from _common import table, write_results
 
-from workbench.data import Standardizer, load_dataset, split  # noqa: E402
-from workbench.models import MLPClassifier  # noqa: E402
+from workbench.data import Standardizer, load_dataset, split
+from workbench.models import MLPClassifier
 
 
 def contenders(epochs: int):

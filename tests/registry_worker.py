@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registry_fakes import FakeModel  # noqa: E402
+from registry_fakes import FakeModel
 
-from workbench.registry import Registry  # noqa: E402
+from workbench.registry import Registry
 
 
 def _arm(action):

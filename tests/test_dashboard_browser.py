@@ -13,7 +13,8 @@ import pytest
 
 from workbench.data import load_dataset
 from workbench.demo import ROOT, voila_command
-from workbench.monitoring import Monitor, read_predictions, simulate, wait_until_written
+from workbench.loadgen import simulate
+from workbench.monitoring import Monitor, read_predictions, wait_until_written
 from workbench.processes import stop_process_group
 from workbench.serving.endpoint import free_port
 

@@ -3,18 +3,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-from sklearn.inspection import permutation_importance as sk_permutation_importance  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.inspection import permutation_importance as sk_permutation_importance
 
-from workbench.data import load_dataset  # noqa: E402
-from workbench.explain import (PermutationImportance, permutation_importance,  # noqa: E402
+from workbench.data import load_dataset
+from workbench.explain import (PermutationImportance, permutation_importance,
                                plot_importance, plot_saliency, saliency)
-from workbench.models import (LinearRegression, LogisticRegression, MLPClassifier,  # noqa: E402
+from workbench.models import (LinearRegression, LogisticRegression, MLPClassifier,
                               MLPRegressor)
-from workbench.optimize import quantize  # noqa: E402
+from workbench.optimize import quantize
 
 
 def one_informative_feature(n=400, d=6, informative=3, seed=0):

@@ -7,7 +7,8 @@ import pytest
 
 from workbench.cli import main as workbench_main
 from workbench.data import load_dataset
-from workbench.monitoring import Monitor, TrafficSimulator, read_predictions, simulate, wait_until_written
+from workbench.loadgen import TrafficSimulator, simulate
+from workbench.monitoring import Monitor, read_predictions, wait_until_written
 
 
 def wait_for_log(home, model="digits"):

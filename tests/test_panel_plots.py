@@ -3,15 +3,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import base64  # noqa: E402
+import base64
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
 
-from workbench.panels.plots import (figure_to_output, plot_confusion_matrix, plot_digits,  # noqa: E402
+from workbench.panels.plots import (figure_to_output, plot_confusion_matrix, plot_digits,
                                     plot_history, plot_predicted_vs_true)
-from workbench.training import History  # noqa: E402
+from workbench.training import History
 
 
 def test_confusion_matrix_counts_true_rows_and_predicted_columns():

@@ -3,11 +3,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
-from registry_fakes import FakeModel  # noqa: E402
+import pytest
+from registry_fakes import FakeModel
 
-from workbench.panels.registry_panel import RegistryPanel, versions_table_html  # noqa: E402
-from workbench.registry import NothingToRollBackError, Registry  # noqa: E402
+from workbench.panels.registry_panel import RegistryPanel, versions_table_html
+from workbench.registry import NothingToRollBackError, Registry
 
 
 @pytest.fixture

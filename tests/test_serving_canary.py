@@ -220,7 +220,7 @@ def test_no_failure_while_splits_and_shadows_change(tmp_path):
                 else:
                     reg.set_alias("iris", "production", 1)
                 n = len(seen)
-                assert wait_for(lambda: len(seen) > n + 20)     # traffic flowed after it
+                assert wait_for(lambda: len(seen) > n + 20)  # noqa: B023 - traffic flowed after it (waited on here)
         finally:
             stop.set()
             for t in threads:

@@ -178,7 +178,7 @@ def test_deploy_endpoint_predicts_and_stops(tmp_path):
     assert not endpoint.running
     endpoint.stop()          # twice is fine
     assert KeyStore(tmp_path).authenticate(endpoint.key).revoked   # its key is revoked
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="client has been closed"):  # stop() closed it too
         endpoint.client.predict("iris", X)
 
 

@@ -3,15 +3,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import base64  # noqa: E402
-import time  # noqa: E402
+import base64
+import time
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from workbench.data import load_dataset  # noqa: E402
-from workbench.panels import TrainingPanel  # noqa: E402
-from workbench.panels.experiment import build_model, parse_hidden_layers, prepare_data  # noqa: E402
+from workbench.data import load_dataset
+from workbench.panels import TrainingPanel
+from workbench.panels.experiment import build_model, parse_hidden_layers, prepare_data
 
 PNG_MAGIC = b"\x89PNG"
 

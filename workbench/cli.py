@@ -14,7 +14,7 @@ SUBCOMMAND_MODULES = [
     "workbench.demo",
     "workbench.registry.cli",
     "workbench.serving.cli",
-    "workbench.monitoring.cli",
+    "workbench.loadgen.cli",
 ]
 
 

@@ -80,8 +80,8 @@ def voila_command(port: int, notebook: Path = DASHBOARD) -> list[str]:
 
 def run(args) -> int:
     from .home import resolve_home
-    from .monitoring.cli import dataset_for
-    from .monitoring.simulator import TrafficSimulator
+    from .loadgen.cli import dataset_for
+    from .loadgen import TrafficSimulator
     from .serving import deploy
     from .serving.keys import KeyStore
 

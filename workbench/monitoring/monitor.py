@@ -176,7 +176,8 @@ class Monitor:
         n_errors = sum(errors.values())
         buckets = np.array([r[1] for r in lat_rows])
         counts = np.array([r[2] for r in lat_rows])
-        pct = lambda b, c, p: percentile_from_buckets(b, c, p) if len(c) else math.nan
+        def pct(b, c, p):
+            return percentile_from_buckets(b, c, p) if len(c) else math.nan
         versions = []
         for v in sorted({r[0] for r in status_rows} - {0}):
             v_req = sum(r[2] for r in status_rows if r[0] == v)

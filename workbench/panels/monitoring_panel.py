@@ -197,7 +197,7 @@ class MonitoringDashboard(widgets.VBox):
                     self.refresh()
                     if "refresh failed" in self._message.value:
                         self._message.value = ""  # recovered
-                except Exception as exc:  # keep the dashboard alive; show what went wrong
+                except Exception as exc:  # noqa: BLE001 - keep the dashboard alive; show what went wrong
                     self._message.value = f"<span style='color:#b00'>refresh failed: {escape(str(exc))}</span>"
                 await asyncio.sleep(self.interval)
 

@@ -84,7 +84,7 @@ def _watch(state: ServingState, interval: float, preload: bool) -> None:
     if preload:
         try:
             state.cache.preload()
-        except Exception:  # noqa: BLE001 - serve lazily instead
+        except Exception:
             logger.exception("preload failed")
     # what exists now (modules, loaded models) lives as long as the worker: keep it out of the
     # garbage collector's full passes, which would otherwise stall requests for milliseconds
@@ -97,7 +97,7 @@ def _watch(state: ServingState, interval: float, preload: bool) -> None:
             state.cache.poll()
             for name, version in state.cache.live().items():
                 state.metrics.set_live(name, version)
-        except Exception:  # noqa: BLE001 - a locked database must not stop the watcher
+        except Exception:
             logger.exception("watcher tick failed")
 
 

@@ -189,7 +189,7 @@ class InferenceEndpoint:
         except ApiError as exc:
             status, error, extra = exc.status, exc.message, exc.headers
             body = _error_body(exc.message, loaded)
-        except Exception:  # noqa: BLE001 - a bug of ours: answer 500, keep serving
+        except Exception:
             logger.exception("error while answering %s", scope.get("path"))
             status, error = 500, "internal error while answering; see the server log"
             body = _error_body(error, loaded)

@@ -173,7 +173,7 @@ class ModelCache:
                 if route_key(route.version, route.weights, route.shadow) != key_of(current):
                     try:
                         self._routes[key] = self._build(name, route)   # old one still serves
-                    except Exception:  # noqa: BLE001 - keep serving the old version
+                    except Exception:
                         logger.exception("could not load %s %r; still serving %r", name,
                                          route, current)
                         continue
@@ -188,7 +188,7 @@ class ModelCache:
                 self.resolve(name, None)
             except LookupError:
                 continue          # a model whose versions are all archived
-            except Exception:  # noqa: BLE001 - one broken model must not stop the others
+            except Exception:
                 logger.exception("could not preload model %s", name)
 
     def live(self) -> dict[str, int]:

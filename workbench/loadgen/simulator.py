@@ -196,7 +196,7 @@ class TrafficSimulator:
             def run_in_thread():
                 try:
                     box["result"] = asyncio.run(self._run())
-                except BaseException as exc:  # re-raised on the caller's thread below
+                except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread below
                     box["error"] = exc
 
             thread = threading.Thread(target=run_in_thread, name="traffic-simulator")
