@@ -15,7 +15,19 @@ SUBCOMMAND_MODULES = [
     "workbench.registry.cli",
     "workbench.serving.cli",
     "workbench.loadgen.cli",
+    "workbench.walkthroughs",
 ]
+
+
+def version() -> str:
+    """The installed distribution's version (the checkout's, in an editable install)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("maas-workbench")
+    except PackageNotFoundError:  # imported from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="workbench",
         description="MaaS Workbench: train, register, serve and monitor numpy models.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in SUBCOMMAND_MODULES:
         importlib.import_module(module).add_parser(subparsers)
