@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser demo test unit notebooks docs bench clean
+.PHONY: setup browser demo test unit notebooks docs lab bench clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ unit: setup
 
 notebooks: setup
 	$(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=120
+
+# JupyterLab on the walkthroughs (as root, Jupyter insists on --allow-root).
+lab: setup
+	$(BIN)/jupyter lab notebooks $(if $(SUDO),,--allow-root)
 
 # The documentation site: README pages, every walkthrough executed with its plots, the API
 # reference from the docstrings; links checked. Opens from build/site/index.html.
