@@ -9,13 +9,20 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 CHROMIUM := /usr/bin/chromium
+WRK      := /usr/bin/wrk
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser demo test unit notebooks docs lab bench clean
+.PHONY: setup browser wrk demo test unit notebooks docs lab bench clean
 
 setup: $(STAMP)
 
 browser: $(CHROMIUM)
+
+wrk: $(WRK)
+
+$(WRK):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
@@ -49,10 +56,10 @@ lab: setup
 docs: setup
 	$(BIN)/python docs/site.py --out build/site
 
-bench: setup browser
+bench: setup browser wrk
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/registry.py
-	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/serving.py --suite all
 	$(BIN)/python benchmarks/monitoring.py
 
 clean:

@@ -1,33 +1,32 @@
-"""Benchmark the inference service against a bare Starlette + uvicorn endpoint.
+"""Benchmark the inference service against a bare Starlette + uvicorn endpoint, with ``wrk``.
 
-Both servers run the same numpy forward pass of the same registered model, each as a uvicorn
-process with one worker (uvloop + httptools, no access log). The workbench service runs with
-everything on: API-key auth, v2 validation, the prediction log and Prometheus metrics. A load
-generator in a separate process (raw asyncio HTTP/1.1 keep-alive connections, so it is cheap
-and does not starve the server) sends single-row v2 requests at concurrency 1, 8 and 64.
-On machines with two or more CPUs the server and the load generator are pinned to different
-CPUs.
+Both servers answer single-row v2 JSON requests with the same numpy forward pass of the same
+registered model (digits, MLP 64-128-10), each as one uvicorn process (uvloop + httptools, no
+access log). The workbench service runs with everything on: API-key auth, v2 validation, the
+prediction log and Prometheus metrics. The bare endpoint does only orjson → numpy → forward →
+argmax → orjson. Load comes from ``wrk`` (Debian package ``wrk``; a Lua script POSTs the body),
+**unpinned**, as a user would measure, at concurrency 1, 8 and 64.
 
-Each (server, concurrency) is measured ``--repeat`` times, interleaving the two servers so
-that load from elsewhere on the machine hits both alike; the medians are reported.
+Each (server, concurrency) is measured ``--repeat`` times, interleaving the two servers so that
+load from elsewhere on the machine hits both alike; the medians are reported. The resident
+memory (RSS) of each server process is read from ``/proc`` after the runs.
 
 Usage::
 
-    .venv/bin/python benchmarks/serving.py [--home DIR] [--seconds 5] [--repeat 3]
-                                           [--suite baseline|batching|ray|all]
+    .venv/bin/python benchmarks/serving.py [--suite baseline|batching|ray|all]
+                                           [--seconds 10] [--repeat 3] [--home DIR]
 
-Writes ``<home>/benchmarks/serving.json`` and prints a table. Target: workbench requests/s at
-concurrency 8 ≥ 70 % of the bare endpoint's. The ``batching`` and ``ray`` suites are in
-``serving_scale.py``: adaptive batching on/off at concurrency 64 (target ≥ 2× requests/s on the
-wide MLP) and Ray Serve with 2 replicas against uvicorn with 2 workers.
+Writes ``<home>/benchmarks/serving.json`` and prints a table. Targets: workbench ≥ 80 % of the
+bare endpoint's requests/s at concurrency 8 and 64, p99 at 64 ≤ 1.5× bare, RSS ≤ 100 MB for one
+worker with one model. The ``batching`` and ``ray`` suites are in ``serving_scale.py``.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,8 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MODEL = "bench"
-N_FEATURES = 16
+MODEL = "digits"
+N_FEATURES = 64
 CONCURRENCY = (1, 8, 64)
 
 
@@ -53,10 +52,11 @@ def bare_app(home: str):
     from starlette.responses import Response
     from starlette.routing import Route
 
+    from workbench.models.forward import build_forward
     from workbench.registry import Registry
 
     with Registry(home) as reg:
-        model = reg.load(MODEL)
+        model = build_forward(*reg.load_spec(MODEL))
     classes = np.asarray(model.classes_)
 
     async def infer(request):
@@ -86,77 +86,75 @@ def run_bare(home: str, port: int) -> None:
                 access_log=False, server_header=False)
 
 
-# -- the load generator -----------------------------------------------------------------------
-async def _worker(port, request, stop_at, warm_until, latencies, errors):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while True:
-            start = time.perf_counter()
-            if start >= stop_at:
-                return
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            await reader.readexactly(length)
-            end = time.perf_counter()
-            if start >= warm_until:
-                if head[9:12] != b"200":
-                    errors.append(head[9:12].decode())
-                latencies.append(end - start)
-    finally:
-        writer.close()
+# -- the load generator: wrk ------------------------------------------------------------------
+#: wrk script: POST the body with the headers, and print a JSON summary at the end
+_LUA = """
+wrk.method = "POST"
+wrk.body = [==[%(body)s]==]
+wrk.headers["Content-Type"] = "application/json"
+%(auth)s
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %%d, "duration_us": %%d, "socket_errors": %%d, "status_errors": %%d, ' ..
+    '"p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "max_us": %%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
 
 
-async def _load(port, request, concurrency, seconds, warmup):
-    now = time.perf_counter()
-    latencies, errors = [], []
-    await asyncio.gather(*[_worker(port, request, now + warmup + seconds, now + warmup, latencies,
-                                   errors) for _ in range(concurrency)])
-    return latencies, errors
-
-
-def run_load(port: int, path: str, key: str | None, concurrency: int, seconds: float,
-             warmup: float, n_features: int = N_FEATURES) -> dict:
-    """Load one server; return requests/s and latency percentiles (ms)."""
-    try:
-        import uvloop
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
-    row = np.random.default_rng(0).normal(size=n_features).round(4).tolist()
-    body = json.dumps({"inputs": [{"name": "input-0", "shape": [1, n_features],
+def request_body(n_features: int = N_FEATURES) -> bytes:
+    """One single-row v2 request: the first digits image (what every server is sent)."""
+    row = np.random.default_rng(0).integers(0, 17, size=n_features).astype(float).tolist()
+    return json.dumps({"inputs": [{"name": "input-0", "shape": [1, n_features],
                                    "datatype": "FP32", "data": row}]}).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n")
-    if key:
-        head += f"Authorization: Bearer {key}\r\n"
-    request = (head + "\r\n").encode() + body
-    latencies, errors = asyncio.run(_load(port, request, concurrency, seconds, warmup))
-    lat = np.asarray(latencies) * 1000
-    return {"concurrency": concurrency, "requests": len(lat), "errors": len(errors),
-            "requests_per_s": len(lat) / seconds,
-            "p50_ms": float(np.percentile(lat, 50)) if len(lat) else None,
-            "p99_ms": float(np.percentile(lat, 99)) if len(lat) else None}
+
+
+def wrk_script(folder: Path, key: str | None, n_features: int = N_FEATURES) -> Path:
+    """Write the wrk Lua script (body, headers, JSON summary) and return its path."""
+    path = folder / f"post-{n_features}-{'key' if key else 'open'}.lua"
+    auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
+    path.write_text(_LUA % {"body": request_body(n_features).decode(), "auth": auth})
+    return path
+
+
+def run_wrk(port: int, path: str, script: Path, concurrency: int, seconds: float,
+            threads: int = 2) -> dict:
+    """Load one server with ``wrk`` (unpinned); return requests/s and latency percentiles."""
+    command = ["wrk", "-t", str(max(1, min(threads, concurrency))), "-c", str(concurrency),
+               "-d", f"{seconds:g}s", "--timeout", "10s", "-s", str(script),
+               f"http://127.0.0.1:{port}{path}"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    summary = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+    duration = summary["duration_us"] / 1e6
+    return {"concurrency": concurrency, "requests": summary["requests"],
+            "errors": summary["socket_errors"] + summary["status_errors"],
+            "requests_per_s": summary["requests"] / duration if duration else 0.0,
+            "p50_ms": summary["p50_us"] / 1000, "p90_ms": summary["p90_us"] / 1000,
+            "p99_ms": summary["p99_us"] / 1000, "max_ms": summary["max_us"] / 1000}
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB (from /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1024
 
 
 # -- orchestration ----------------------------------------------------------------------------
-def _cpus():
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return None, None
-    return (cpus[:1], cpus[1:]) if len(cpus) >= 2 else (None, None)
-
-
-def _start(command, cpus, log):
-    def pin():
-        if cpus:
-            os.sched_setaffinity(0, cpus)
+def _start(command, log, env=None):
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, preexec_fn=pin)
+                            start_new_session=True, env=env)
 
 
 def _stop(proc):
@@ -186,27 +184,16 @@ def _wait_ready(port, proc, timeout=60):
 
 
 def _prepare(scratch: Path) -> str:
-    """Register a small MLP classifier in a scratch home; return a predictor key."""
-    from workbench.models import MLPClassifier
-    from workbench.registry import Registry
-    from workbench.serving.keys import KeyStore
+    """Register the digits MLP (64-128-10) in a scratch home; return a predictor key."""
+    from serving_scale import prepare
 
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(600, N_FEATURES)).astype(np.float32)
-    y = (X[:, :3].sum(axis=1) > 0).astype(int) + (X[:, 3] > 1)
-    model = MLPClassifier(hidden_layer_sizes=(64, 32), epochs=3, random_state=0).fit(X, y)
-    with Registry(scratch) as reg:
-        reg.register(MODEL, model)
-    store = KeyStore(scratch)
-    key = store.create("bench", "predictor")
-    store.close()
-    return key
+    return prepare(scratch)
 
 
 def _median(runs: list[dict]) -> dict:
     """Median of repeated runs (requests/s and latencies), with every run's requests/s."""
     out = dict(runs[0])
-    for key in ("requests_per_s", "p50_ms", "p99_ms"):
+    for key in ("requests_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms"):
         out[key] = float(np.median([r[key] for r in runs]))
     out["requests"] = sum(r["requests"] for r in runs)
     out["errors"] = sum(r["errors"] for r in runs)
@@ -214,31 +201,68 @@ def _median(runs: list[dict]) -> dict:
     return out
 
 
+def compare(scratch: Path, targets: dict, keys: dict, cases, *, seconds: float, repeat: int,
+            warmup: float, threads: int = 2, ready_timeout: float = 60, stop=None) -> dict:
+    """Start every target server, then for each ``(model, features, concurrency)`` run wrk
+    ``repeat`` times per target, interleaved; return ``{target: [median result, ...]}`` and
+    each server's RSS (MB) after the runs under ``"rss_mb"``."""
+    from workbench.serving.endpoint import free_port
+
+    procs, ports, logs, scripts = {}, {}, [], {}
+    results = {t: [] for t in targets}
+    rss = {}
+    try:
+        for target, command in targets.items():
+            ports[target] = free_port()
+            logs.append(open(scratch / f"{target.replace(' ', '-')}.log", "wb"))  # noqa: SIM115
+            procs[target] = _start(command(ports[target]), logs[-1])
+        for target in targets:
+            _wait_ready(ports[target], procs[target], timeout=ready_timeout)
+        for model, features, c in cases:
+            path = f"/v2/models/{model}/infer"
+            for target in targets:
+                scripts[target] = wrk_script(scratch, keys.get(target), features)
+                if warmup:
+                    run_wrk(ports[target], path, scripts[target], c, warmup, threads)
+            runs = {t: [] for t in targets}
+            for _ in range(repeat):          # interleaved, so drifting load hits both alike
+                for target in targets:
+                    runs[target].append(run_wrk(ports[target], path, scripts[target], c,
+                                                seconds, threads))
+            for target, found in runs.items():
+                results[target].append({"model": model, **_median(found)})
+        for target, proc in procs.items():
+            rss[target] = round(rss_mb(proc.pid), 1)
+    finally:
+        for proc in procs.values():
+            (stop or _stop)(proc)
+        for log in logs:
+            log.close()
+    return {"results": results, "rss_mb": rss}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", help="where benchmarks/serving.json goes (default: the "
                                        "workbench home); the model lives in a scratch home")
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds per run")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=2.0,
+                        help="unmeasured seconds per server and concurrency")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per server and concurrency, interleaved; medians reported")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (at most c)")
     parser.add_argument("--bare-server", nargs=2, metavar=("HOME", "PORT"), help=argparse.SUPPRESS)
-    parser.add_argument("--suite", choices=["baseline", "batching", "ray", "all"], default="all",
-                        help="baseline: workbench vs bare endpoint; batching: on/off at "
-                             "concurrency 64 (digits and a 784-1024-1024-10 MLP); ray: Ray Serve "
-                             "2 replicas vs uvicorn 2 workers (default: all)")
-    parser.add_argument("--load", nargs=5, metavar=("PORT", "PATH", "KEY", "C", "S"),
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--features", type=int, default=N_FEATURES, help=argparse.SUPPRESS)
+    parser.add_argument("--suite", choices=["baseline", "batching", "ray", "all"],
+                        default="baseline",
+                        help="baseline: workbench vs bare endpoint (default); batching: on/off "
+                             "at concurrency 64 (digits and a 784-1024-1024-10 MLP); ray: Ray "
+                             "Serve 2 replicas vs uvicorn 2 workers; all: the three")
     args = parser.parse_args(argv)
     if args.bare_server:
         run_bare(args.bare_server[0], int(args.bare_server[1]))
         return 0
-    if args.load:
-        port, path, key, c, s = args.load
-        print(json.dumps(run_load(int(port), path, None if key == "-" else key, int(c), float(s),
-                                  args.warmup, args.features)))
-        return 0
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed: `apt-get install wrk` (or `make bench`)")
     report = {}
     if args.suite in ("baseline", "all"):
         report = baseline(args)
@@ -250,64 +274,52 @@ def main(argv=None) -> int:
 
 
 def baseline(args) -> dict:
-    """Workbench against the bare endpoint at concurrency 1, 8, 64 (the original benchmark)."""
+    """Workbench against the bare endpoint at concurrency 1, 8, 64."""
     from workbench.home import resolve_home
-    from workbench.serving.endpoint import free_port
 
     out_dir = resolve_home(args.home) / "benchmarks"
     scratch = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
-    key = _prepare(scratch)
-    server_cpus, load_cpus = _cpus()
-    path = f"/v2/models/{MODEL}/infer"
-    targets = {
-        "bare": lambda port: [sys.executable, __file__, "--bare-server", str(scratch), str(port)],
-        "workbench": lambda port: [sys.executable, "-m", "workbench.serving.server", "--home",
-                                   str(scratch), "--port", str(port), "--log-level", "warning"],
-    }
-    procs, ports, logs = {}, {}, []
-    results = {target: [] for target in targets}
     try:
-        for target, command in targets.items():
-            ports[target] = free_port()
-            logs.append(open(scratch / f"{target}.log", "wb"))
-            procs[target] = _start(command(ports[target]), server_cpus, logs[-1])
-        for target in targets:
-            _wait_ready(ports[target], procs[target])
-        for c in CONCURRENCY:
-            runs = {target: [] for target in targets}
-            for _ in range(args.repeat):          # interleaved, so drifting load hits both
-                for target in targets:
-                    load = subprocess.run(
-                        [sys.executable, __file__, "--warmup", str(args.warmup), "--load",
-                         str(ports[target]), path, key if target == "workbench" else "-", str(c),
-                         str(args.seconds)], capture_output=True, text=True, check=True,
-                        preexec_fn=(lambda: os.sched_setaffinity(0, load_cpus)) if load_cpus
-                        else None)
-                    runs[target].append(json.loads(load.stdout))
-            for target, found in runs.items():
-                results[target].append(_median(found))
+        key = _prepare(scratch)
+        targets = {
+            "bare": lambda port: [sys.executable, __file__, "--bare-server", str(scratch),
+                                  str(port)],
+            "workbench": lambda port: [sys.executable, "-m", "workbench.serving.server",
+                                       "--home", str(scratch), "--port", str(port),
+                                       "--log-level", "warning"],
+        }
+        found = compare(scratch, targets, {"workbench": key},
+                        [(MODEL, N_FEATURES, c) for c in CONCURRENCY], seconds=args.seconds,
+                        repeat=args.repeat, warmup=args.warmup, threads=args.threads)
     finally:
-        for proc in procs.values():
-            _stop(proc)
-        for log in logs:
-            log.close()
-    bare8 = next(r for r in results["bare"] if r["concurrency"] == 8)["requests_per_s"]
-    wb8 = next(r for r in results["workbench"] if r["concurrency"] == 8)["requests_per_s"]
-    report = {"model": f"MLPClassifier(hidden_layer_sizes=(64, 32)), {N_FEATURES} features, "
-                       f"single-row v2 requests",
+        shutil.rmtree(scratch, ignore_errors=True)
+    results = found["results"]
+    by_c = {t: {r["concurrency"]: r for r in rows} for t, rows in results.items()}
+    ratio = {c: by_c["workbench"][c]["requests_per_s"] / by_c["bare"][c]["requests_per_s"]
+             for c in CONCURRENCY if by_c["bare"][c]["requests_per_s"]}
+    p99_ratio = by_c["workbench"][64]["p99_ms"] / by_c["bare"][64]["p99_ms"]
+    report = {"model": "digits MLPClassifier(hidden_layer_sizes=(128,)) 64-128-10, single-row "
+                       "v2 JSON requests",
+              "load": f"wrk -t{args.threads} (at most c), unpinned",
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "pinned": server_cpus is not None},
+                          "loadavg_at_start": os.getloadavg()},
               "seconds": args.seconds, "repeat": args.repeat, "results": results,
-              "ratio_at_8": wb8 / bare8 if bare8 else None, "target_ratio_at_8": 0.70,
+              "rss_mb": found["rss_mb"], "ratio": ratio, "p99_ratio_at_64": p99_ratio,
+              "targets": {"ratio_at_8_and_64": 0.80, "p99_ratio_at_64": 1.5,
+                          "workbench_rss_mb": 100},
               "time": time.time()}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "serving.json").write_text(json.dumps(report, indent=2))
-    print(f"{'server':<11}{'conc.':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print("| server | c | req/s | p50 ms | p99 ms | errors | RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for target, rows in results.items():
         for r in rows:
-            print(f"{target:<11}{r['concurrency']:>6}{r['requests_per_s']:>10.0f}"
-                  f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}")
-    print(f"workbench / bare at concurrency 8: {report['ratio_at_8']:.0%} (target ≥ 70 %)")
+            print(f"| {target} | {r['concurrency']} | {r['requests_per_s']:,.0f} | "
+                  f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | "
+                  f"{found['rss_mb'][target]} |")
+    print("| ratio | " + " / ".join(f"c={c}: {v:.2f}" for c, v in ratio.items())
+          + f" | p99 c=64: {p99_ratio:.2f}x | | | |")
+    print("targets: ratio ≥ 0.80 at c=8 and c=64, p99 at c=64 ≤ 1.5x bare, workbench RSS ≤ 100 MB")
     print(f"written to {out_dir / 'serving.json'}")
     return report
 

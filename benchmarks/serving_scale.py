@@ -4,14 +4,13 @@ uvicorn.
 ``batching``
     Single-row v2 requests at concurrency 64 to the digits MLP (64-128-10) and to a wide MLP
     (784-1024-1024-10, synthetic inputs), each served by one uvicorn worker with batching off and
-    with ``--batch-max-rows 64 --batch-max-delay-ms 2``; server and load generator on separate
-    CPUs when there are two or more. Target: ≥ 2× requests/s with batching on the wide model.
+    with ``--batch-max-rows 64 --batch-max-delay-ms 2``. Target: ≥ 2× requests/s with batching on the wide model.
 ``ray``
     The digits MLP behind ``--backend ray --replicas 2`` against ``--workers 2`` (uvicorn), at
-    concurrency 8 and 64, no pinning (both servers need every CPU; the load generator shares
-    them).
+    concurrency 8 and 64. Target: ≥ 1,000 req/s for 2 replicas on a 2-core machine.
 
-Runs of the compared servers are interleaved and the medians reported, as in the baseline.
+Load comes from ``wrk``, unpinned; runs of the compared servers are interleaved and the medians
+reported, as in the baseline.
 """
 from __future__ import annotations
 
@@ -29,8 +28,9 @@ import numpy as np
 BATCH_FLAGS = ["--batch-max-rows", "64", "--batch-max-delay-ms", "2"]
 
 
-def prepare(scratch: Path) -> str:
-    """Register ``digits`` (64-128-10) and ``wide`` (784-1024-1024-10); return a predictor key."""
+def prepare(scratch: Path, wide: bool = False) -> str:
+    """Register ``digits`` (64-128-10) and, with ``wide``, ``wide`` (784-1024-1024-10); return a
+    predictor key."""
     from workbench.data import load_dataset
     from workbench.models import MLPClassifier
     from workbench.registry import Registry
@@ -43,7 +43,9 @@ def prepare(scratch: Path) -> str:
     with Registry(scratch) as reg:
         reg.register("digits", MLPClassifier((128,), epochs=5, random_state=0)
                      .fit(digits.X, digits.y))
-        reg.register("wide", MLPClassifier((1024, 1024), epochs=1, random_state=0).fit(Xw, yw))
+        if wide:
+            reg.register("wide", MLPClassifier((1024, 1024), epochs=1, random_state=0)
+                         .fit(Xw, yw))
     store = KeyStore(scratch)
     key = store.create("bench-scale", "predictor")
     store.close()
@@ -55,41 +57,13 @@ def _server(scratch, port, *extra):
             str(port), "--log-level", "warning", *extra]
 
 
-def _compare(bench, args, scratch, targets, key, cases, *, pin: bool, ready_timeout=60):
-    """Start every target, then for each (model, features, concurrency) run the load on each
-    target ``args.repeat`` times, interleaved; return {target: [median result, ...]}."""
-    from workbench.serving.endpoint import free_port
-
-    server_cpus, load_cpus = bench._cpus() if pin else (None, None)
-    procs, ports, logs = {}, {}, []
-    results = {t: [] for t in targets}
-    try:
-        for target, command in targets.items():
-            ports[target] = free_port()
-            logs.append(open(scratch / f"{target}.log", "wb"))
-            procs[target] = bench._start(command(ports[target]), server_cpus, logs[-1])
-        for target in targets:
-            bench._wait_ready(ports[target], procs[target], timeout=ready_timeout)
-        for model, features, c in cases:
-            runs = {t: [] for t in targets}
-            for _ in range(args.repeat):
-                for target in targets:
-                    load = subprocess.run(
-                        [sys.executable, bench.__file__, "--warmup", str(args.warmup),
-                         "--features", str(features), "--load", str(ports[target]),
-                         f"/v2/models/{model}/infer", key, str(c), str(args.seconds)],
-                        capture_output=True, text=True, check=True,
-                        preexec_fn=(lambda: os.sched_setaffinity(0, load_cpus)) if load_cpus
-                        else None)
-                    runs[target].append(json.loads(load.stdout))
-            for target, found in runs.items():
-                results[target].append({"model": model, **bench._median(found)})
-    finally:
-        for proc in procs.values():
-            _stop_gracefully(bench, proc)
-        for log in logs:
-            log.close()
-    return results
+def _compare(bench, args, scratch, targets, key, cases, *, ready_timeout=60):
+    """Start every target, then for each (model, features, concurrency) run wrk on each target
+    ``args.repeat`` times, interleaved (see ``serving.compare``)."""
+    return bench.compare(scratch, targets, {t: key for t in targets}, cases,
+                         seconds=args.seconds, repeat=args.repeat, warmup=args.warmup,
+                         threads=args.threads, ready_timeout=ready_timeout,
+                         stop=lambda proc: _stop_gracefully(bench, proc))
 
 
 def _stop_gracefully(bench, proc):
@@ -109,13 +83,14 @@ def batching(bench, args, scratch: Path, key: str) -> dict:
     targets = {"batching off": lambda port: _server(scratch, port),
                "batching on": lambda port: _server(scratch, port, *BATCH_FLAGS)}
     cases = [("digits", 64, 64), ("wide", 784, 64)]
-    results = _compare(bench, args, scratch, targets, key, cases, pin=True)
+    found = _compare(bench, args, scratch, targets, key, cases)
+    results = found["results"]
     ratios = {}
     for i, (model, _, _) in enumerate(cases):
         off, on = results["batching off"][i], results["batching on"][i]
         ratios[model] = on["requests_per_s"] / off["requests_per_s"] if off["requests_per_s"] else None
     return {"results": results, "speedup": ratios, "target_speedup_wide": 2.0,
-            "flags": BATCH_FLAGS}
+            "flags": BATCH_FLAGS, "rss_mb": found["rss_mb"]}
 
 
 def ray(bench, args, scratch: Path, key: str) -> dict:
@@ -123,8 +98,7 @@ def ray(bench, args, scratch: Path, key: str) -> dict:
                "ray 2 replicas": lambda port: _server(scratch, port, "--backend", "ray",
                                                       "--replicas", "2")}
     cases = [("digits", 64, 8), ("digits", 64, 64)]
-    return {"results": _compare(bench, args, scratch, targets, key, cases, pin=False,
-                                ready_timeout=240)}
+    return _compare(bench, args, scratch, targets, key, cases, ready_timeout=240)
 
 
 def run(args, report: dict, bench) -> dict:
@@ -133,7 +107,7 @@ def run(args, report: dict, bench) -> dict:
 
     scratch = Path(tempfile.mkdtemp(prefix="workbench-bench-scale-"))
     try:
-        key = prepare(scratch)
+        key = prepare(scratch, wide=args.suite in ("batching", "all"))
         if args.suite in ("batching", "all"):
             report["batching"] = batching(bench, args, scratch, key)
         if args.suite in ("ray", "all"):

@@ -1,42 +1,27 @@
 """numpy models with scikit-learn's conventions, persisted as ``(spec, arrays)`` — never pickled.
 
+Each name is imported on first use: the estimators subclass scikit-learn's base classes, and a
+serving worker that only needs a forward pass (:mod:`.forward`, numpy only) never imports them.
+
 >>> from workbench.models import MLPClassifier, from_spec
 >>> spec, arrays = model.to_spec()          # doctest: +SKIP
 >>> same = from_spec(spec, arrays)          # doctest: +SKIP
 """
 from __future__ import annotations
 
-from .base import SPEC_FORMAT, WorkbenchModel
-from .linear import LinearRegression, LogisticRegression
-from .mlp import MLPClassifier, MLPRegressor
-from .optimizers import SGD, Adam, Momentum, Optimizer, RMSprop, make_optimizer
-from .quantized import QuantizedClassifier, QuantizedRegressor
+from .._lazy import lazy_exports
 
-#: class name -> class, for :func:`from_spec`
-MODEL_CLASSES = {cls.__name__: cls for cls in (LinearRegression, LogisticRegression,
-                                               MLPClassifier, MLPRegressor,
-                                               QuantizedClassifier, QuantizedRegressor)}
+#: public name -> module that defines it
+_EXPORTS = {
+    "LinearRegression": ".linear", "LogisticRegression": ".linear",
+    "MLPClassifier": ".mlp", "MLPRegressor": ".mlp",
+    "QuantizedClassifier": ".quantized", "QuantizedRegressor": ".quantized",
+    "Optimizer": ".optimizers", "SGD": ".optimizers", "Momentum": ".optimizers",
+    "RMSprop": ".optimizers", "Adam": ".optimizers", "make_optimizer": ".optimizers",
+    "from_spec": ".classes", "MODEL_CLASSES": ".classes", "WorkbenchModel": ".base",
+    "SPEC_FORMAT": ".forward", "build_forward": ".forward", "load_for_inference": ".forward",
+    "InferenceModel": ".forward",
+}
 
-
-def from_spec(spec: dict, arrays: dict) -> WorkbenchModel:
-    """Rebuild a model from what :meth:`~WorkbenchModel.to_spec` gave.
-
-    Raises
-    ------
-    ValueError
-        When the spec is of an unknown format or class, or an array is missing or misshapen.
-    """
-    if not isinstance(spec, dict):
-        raise ValueError(f"a model spec must be a dict, got {type(spec).__name__}")
-    if spec.get("format") != SPEC_FORMAT:
-        raise ValueError(f"unknown model spec format {spec.get('format')!r}; expected {SPEC_FORMAT!r}")
-    cls = MODEL_CLASSES.get(spec.get("class"))
-    if cls is None:
-        raise ValueError(f"unknown model class {spec.get('class')!r}; expected one of {sorted(MODEL_CLASSES)}")
-    return cls._from_spec(spec, arrays)
-
-
-__all__ = ["LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
-           "QuantizedClassifier", "QuantizedRegressor",
-           "Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "make_optimizer",
-           "from_spec", "MODEL_CLASSES", "WorkbenchModel"]
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+__all__ = ['MODEL_CLASSES', 'SGD', 'SPEC_FORMAT', 'Adam', 'InferenceModel', 'LinearRegression', 'LogisticRegression', 'MLPClassifier', 'MLPRegressor', 'Momentum', 'Optimizer', 'QuantizedClassifier', 'QuantizedRegressor', 'RMSprop', 'WorkbenchModel', 'build_forward', 'from_spec', 'load_for_inference', 'make_optimizer']

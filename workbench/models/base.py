@@ -10,19 +10,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-SPEC_FORMAT = "workbench.model/1"
+from .forward import DTYPES, SPEC_FORMAT, check_dtype  # noqa: F401 - also this module's API
+
 #: fitted attributes a spec may carry besides a class's ``_spec_attributes``
 _SPECIAL_ATTRIBUTES = {"classes_", "classes_dtype", "feature_names_in_", "history_"}
 #: entries of ``_spec_attributes`` a spec may leave out (not every fit records them)
 _OPTIONAL_ATTRIBUTES = {"n_iter_", "loss_"}
-DTYPES = ("float32", "float64")
-
-
-def check_dtype(dtype) -> np.dtype:
-    """The model's float type from its ``dtype`` hyperparameter."""
-    if str(dtype) not in DTYPES:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    return np.dtype(str(dtype))
 
 
 def _to_json(value):

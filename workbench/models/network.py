@@ -30,23 +30,8 @@ from sklearn.model_selection import train_test_split
 from ..training import EarlyStopping, train
 from .activations import get_activation
 from .base import WorkbenchModel, check_dtype
+from .forward import dense_forward
 from .optimizers import make_optimizer
-
-
-def dense_forward(X, params: dict, activation: str, keep: bool = False):
-    """The forward pass of fully-connected layers ``W0, b0, W1, b1, …``: the last layer's logits
-    (and, with ``keep``, the list ``[X, Z0, A1, Z1, A2, …]`` the backward pass needs)."""
-    f, _ = get_activation(activation)
-    n_layers = sum(1 for k in params if k.startswith("W"))
-    A, cache = X, [X]
-    for i in range(n_layers):
-        Z = A @ params[f"W{i}"]
-        Z += params[f"b{i}"]
-        if i < n_layers - 1:
-            A = f(Z)
-            if keep:
-                cache += [Z, A]
-    return (Z, cache) if keep else Z
 
 
 class Network(WorkbenchModel):

@@ -22,6 +22,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..models.forward import load_for_inference
 from ..registry import AliasRoute, Registry
 from .batching import BatchConfig, Batcher
 from .protocol import v2_datatype
@@ -39,7 +40,11 @@ class LoadedModel:
     Attributes
     ----------
     name, version : str, int
-    model : estimator with ``forward``
+    model : object with ``forward``
+        What :func:`workbench.models.forward.load_for_inference` gives: a numpy-only
+        :class:`~workbench.models.forward.InferenceModel` (or an estimator).
+    model_class : str
+        The estimator class the version was saved from.
     signature : dict
         As ``model.signature()``: task, n_features, feature_names, dtype, n_outputs, classes.
     output_names : tuple of str
@@ -50,6 +55,7 @@ class LoadedModel:
 
     def __init__(self, name: str, version: int, model, signature: dict | None = None):
         self.name, self.version, self.model = name, int(version), model
+        self.model_class = getattr(model, "spec_class", None) or type(model).__name__
         self.batcher = None
         self.signature = dict(signature or model.signature())
         self.classifier = self.signature.get("task") == "classification"
@@ -65,7 +71,7 @@ class LoadedModel:
             self.output_names = ("predictions",)
 
     def __repr__(self) -> str:
-        return f"<LoadedModel {self.name} v{self.version} {type(self.model).__name__}>"
+        return f"<LoadedModel {self.name} v{self.version} {self.model_class}>"
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray | list]:
         """Return ``{output name: array}`` for a validated matrix ``X``."""
@@ -247,7 +253,8 @@ class ModelCache:
             start = time.perf_counter()
             try:
                 record = self.registry.get_version(name, version=version)
-                found = LoadedModel(name, version, self.registry.load(name, version=version),
+                spec, arrays = self.registry.load_spec(name, version=version)
+                found = LoadedModel(name, version, load_for_inference(spec, arrays),
                                     record.signature)
                 found.batcher = self._batcher(found, record.tags)
             except Exception:

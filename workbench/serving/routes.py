@@ -96,7 +96,7 @@ async def model_metadata(request: Request, name: str, version: str | None = None
         "aliases": {a: str(v) for a, v in aliases.items()},
         "traffic": {a: route_json(r) for a, r in routes.items()
                     if r.is_split or r.shadow is not None},
-        "model_class": type(loaded.model).__name__, "signature": sig})
+        "model_class": loaded.model_class, "signature": sig})
 
 
 async def model_ready(request: Request, name: str, version: str | None = None):
