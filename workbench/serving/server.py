@@ -108,7 +108,10 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
         uvicorn.run("workbench.serving.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
                     log_level=log_level, access_log=access_log, lifespan="on",
-                    server_header=False, timeout_graceful_shutdown=10)
+                    server_header=False, timeout_graceful_shutdown=10,
+                    # no X-Forwarded-* rewriting: nothing here reads the client address, and a
+                    # middleware less on every request (put a proxy in front for that)
+                    proxy_headers=False)
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
