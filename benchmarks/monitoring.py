@@ -5,8 +5,9 @@
    alerts) and of a whole ``MonitoringDashboard.refresh`` (the same plus drawing), with the window
    covering the whole log. Baseline, in the same run: the naive way, reading every request row
    of the window to compute the same traffic figures with numpy.
-2. Voila: seconds from starting ``voila notebooks/04_monitoring.ipynb`` to the KPI tiles showing
-   numbers in headless Chromium, against Voila rendering a one-cell notebook.
+2. Voila first render: seconds from opening the page (Voila already started) to the KPI tiles
+   showing numbers in headless Chromium — target ≤ 3 s — and from starting
+   ``voila notebooks/04_monitoring.ipynb``, against Voila rendering a one-cell notebook.
 
     python benchmarks/monitoring.py [--sizes 100000 1000000] [--repeats 5] [--home DIR] [--no-voila]
 """
@@ -113,7 +114,9 @@ def refresh_rows(sizes, repeats):
     return out
 
 
-def voila_first_render(notebook: Path, selector: str, env: dict) -> float:
+def voila_first_render(notebook: Path, selector: str, env: dict) -> tuple[float, float]:
+    """Seconds from starting Voila, and from opening the page on the started server, until
+    ``selector`` shows text in headless Chromium."""
     import httpx
     from playwright.sync_api import sync_playwright
 
@@ -139,12 +142,13 @@ def voila_first_render(notebook: Path, selector: str, env: dict) -> float:
                 if time.perf_counter() - start > 120:
                     raise TimeoutError("Voila did not start within 120 s")
                 time.sleep(0.05)
+            opened = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=120_000)
             page.wait_for_function(f"document.querySelector({selector!r})?.innerText.trim().length > 0",
                                    timeout=120_000)
-            elapsed = time.perf_counter() - start
+            done = time.perf_counter()
             browser.close()
-        return elapsed
+        return done - start, done - opened
     finally:
         stop_process_group(proc)
 
@@ -163,12 +167,22 @@ def voila_rows(repeats):
         train_digits_versions(home, progress=False)
         fill_log(home, 2000)
         env = {**os.environ, "WORKBENCH_HOME": str(home)}
-        base = statistics.median(voila_first_render(trivial, ".hello", env) for _ in range(repeats))
-        dash = statistics.median(voila_first_render(ROOT / "notebooks" / "04_monitoring.ipynb",
-                                                    ".wb-kpi-requests .wb-kpi-value", env)
-                                 for _ in range(repeats))
-        return [{"page": "one-cell notebook (baseline)", "first render (s)": f"{base:.2f}", "ratio": "1.00"},
-                {"page": "monitoring dashboard", "first render (s)": f"{dash:.2f}", "ratio": f"{dash / base:.2f}"}]
+        runs = {"one-cell notebook (baseline)": (trivial, ".hello"),
+                 "monitoring dashboard": (ROOT / "notebooks" / "04_monitoring.ipynb",
+                                          ".wb-kpi-requests .wb-kpi-value")}
+        found = {label: [] for label in runs}
+        for _ in range(repeats):              # interleaved, so drifting load hits both alike
+            for label, (notebook, selector) in runs.items():
+                found[label].append(voila_first_render(notebook, selector, env))
+        rows, base = [], None
+        for label, times in found.items():
+            from_start = statistics.median(t[0] for t in times)
+            from_open = statistics.median(t[1] for t in times)
+            base = base or from_open
+            rows.append({"page": label, "page open → tiles (s)": f"{from_open:.2f}",
+                         "Voila start → tiles (s)": f"{from_start:.2f}",
+                         "ratio (page open)": f"{from_open / base:.2f}"})
+        return rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -187,7 +201,7 @@ def main(argv=None) -> int:
     print(table(shown, list(shown[0])))
     voila = [] if args.no_voila else voila_rows(max(1, min(args.repeats, 3)))
     if voila:
-        print("\nVoila: start to KPI tiles filled, headless Chromium")
+        print("\nVoila first render: KPI tiles filled in headless Chromium (target ≤ 3 s from page open)")
         print(table(voila, list(voila[0])))
     path = write_results("monitoring", {"refresh": [r["_raw"] for r in refresh], "voila": voila}, args.home)
     print(f"results: {path}")

@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import serving as bench  # noqa: E402
+import serving as bench
 
 #: (part, regex on a frame "function (file:line)"), tried from the innermost frame outwards
 PARTS = [
@@ -95,6 +95,8 @@ def main(argv=None) -> int:
     parser.add_argument("--all-threads", action="store_true",
                         help="sample every active thread, not only the one holding the GIL "
                              "(default: --gil, so threads waiting for the GIL are not counted)")
+    parser.add_argument("--ray-throughput-optimized", action="store_true",
+                        help="with --backend ray: set RAY_SERVE_THROUGHPUT_OPTIMIZED=1")
     parser.add_argument("--out", help="folder for the raw profile (default: scratch)")
     args = parser.parse_args(argv)
     for tool in ("wrk", "py-spy"):
@@ -115,7 +117,12 @@ def main(argv=None) -> int:
     command = [sys.executable, "-m", "workbench.serving.server", "--home", str(scratch),
                "--port", str(port), "--log-level", "warning", *extra]
     log = open(scratch / "server.log", "wb")  # noqa: SIM115 - closed in finally
-    proc = bench._start(command, log)
+    env = None
+    if args.ray_throughput_optimized:
+        import os
+
+        env = {**os.environ, "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+    proc = bench._start(command, log, env)
     try:
         bench._wait_ready(port, proc, timeout=240)
         script = bench.wrk_script(scratch, key)

@@ -215,7 +215,10 @@ def compare(scratch: Path, targets: dict, keys: dict, cases, *, seconds: float, 
         for target, command in targets.items():
             ports[target] = free_port()
             logs.append(open(scratch / f"{target.replace(' ', '-')}.log", "wb"))  # noqa: SIM115
-            procs[target] = _start(command(ports[target]), logs[-1])
+            found = command(ports[target])      # a command, or (command, extra environment)
+            command, env = found if isinstance(found, tuple) else (found, None)
+            procs[target] = _start(command, logs[-1],
+                                   None if env is None else {**os.environ, **env})
         for target in targets:
             _wait_ready(ports[target], procs[target], timeout=ready_timeout)
         for model, features, c in cases:
@@ -257,6 +260,8 @@ def main(argv=None) -> int:
                         help="baseline: workbench vs bare endpoint (default); batching: on/off "
                              "at concurrency 64 (digits and a 784-1024-1024-10 MLP); ray: Ray "
                              "Serve 2 replicas vs uvicorn 2 workers; all: the three")
+    parser.add_argument("--ray-throughput-optimized", action="store_true",
+                        help="ray suite: also run Ray with RAY_SERVE_THROUGHPUT_OPTIMIZED=1")
     args = parser.parse_args(argv)
     if args.bare_server:
         run_bare(args.bare_server[0], int(args.bare_server[1]))

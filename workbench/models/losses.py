@@ -47,6 +47,11 @@ class MeanSquaredError:
     def gradient(z, y):
         return (z - y) / z.shape[0]
 
+    @classmethod
+    def value_and_gradient(cls, z, y):
+        """``(value(z, y), gradient(z, y))`` in one go."""
+        return cls.value(z, y), cls.gradient(z, y)
+
 
 class CrossEntropy:
     """Cross-entropy over a softmax link (multi-class classification)."""
@@ -68,6 +73,15 @@ class CrossEntropy:
     def gradient(z, y):
         return (softmax(z) - y) / z.shape[0]
 
+    @staticmethod
+    def value_and_gradient(z, y):
+        """``(value(z, y), gradient(z, y))`` sharing one exponential (the same numbers)."""
+        shifted = z - z.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        value = -float(np.sum(y * (shifted - np.log(total)))) / z.shape[0]
+        return value, (e / total - y) / z.shape[0]
+
 
 class BinaryCrossEntropy:
     """Cross-entropy over a sigmoid link (two classes, one output column)."""
@@ -86,6 +100,11 @@ class BinaryCrossEntropy:
     @staticmethod
     def gradient(z, y):
         return (sigmoid(z) - y) / z.shape[0]
+
+    @classmethod
+    def value_and_gradient(cls, z, y):
+        """``(value(z, y), gradient(z, y))`` in one go."""
+        return cls.value(z, y), cls.gradient(z, y)
 
 
 LOSSES = {cls.name: cls for cls in (MeanSquaredError, CrossEntropy, BinaryCrossEntropy)}

@@ -101,7 +101,11 @@ class Network(WorkbenchModel):
     def _penalty(self, n: int) -> float:
         if not self.alpha:
             return 0.0
-        sq = sum(float(np.sum(w * w)) for k, w in self.params_.items() if k.startswith("W"))
+        sq = 0.0
+        for k, w in self.params_.items():
+            if k[0] == "W":
+                flat = w.ravel()
+                sq += float(flat @ flat)
         return 0.5 * self.alpha * sq / n
 
     def loss_and_gradients(self, X: np.ndarray, Y: np.ndarray):
@@ -118,8 +122,8 @@ class Network(WorkbenchModel):
         p = self.params_
         n = X.shape[0]
         Z, cache = self._logits(X, keep=True)
-        loss = loss_fn.value(Z, Y) + self._penalty(n)
-        delta = loss_fn.gradient(Z, Y)
+        value, delta = loss_fn.value_and_gradient(Z, Y)
+        loss = value + self._penalty(n)
         grads = {}
         for i in reversed(range(len(p) // 2)):
             A_in = cache[2 * i]  # X for the first layer, else the activation feeding layer i

@@ -20,6 +20,8 @@ a dict keyed by parameter name, so one optimizer serves any model.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -129,8 +131,10 @@ class Adam(Optimizer):
 
     def step(self, params, grads):
         self.t += 1
-        # fold both bias corrections into one step size (as in the Adam paper, section 2)
-        self._lr_t = self.learning_rate * np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t)
+        # fold both bias corrections into one step size (as in the Adam paper, section 2); a
+        # Python float, so float32 weights are updated in float32 arithmetic
+        self._lr_t = float(self.learning_rate * math.sqrt(1 - self.beta2 ** self.t)
+                           / (1 - self.beta1 ** self.t))
         for key, g in grads.items():
             self._update(key, params[key], g)
 
@@ -139,11 +143,22 @@ class Adam(Optimizer):
         if st is None:
             st = self.state[key] = {"m": np.zeros_like(theta), "v": np.zeros_like(theta)}
         m, v = st["m"], st["v"]
+        scratch = self.__dict__.setdefault("_scratch", {})   # no temporaries on every step
+        buf = scratch.get(key)
+        if buf is None or buf.shape != theta.shape or buf.dtype != theta.dtype:
+            buf = scratch[key] = np.empty_like(theta)
         m *= self.beta1
-        m += (1 - self.beta1) * g
+        np.multiply(g, 1 - self.beta1, out=buf)
+        m += buf
         v *= self.beta2
-        v += (1 - self.beta2) * (g * g)
-        theta -= self._lr_t * m / (np.sqrt(v) + self.epsilon)
+        np.multiply(g, g, out=buf)
+        buf *= 1 - self.beta2
+        v += buf
+        np.sqrt(v, out=buf)
+        buf += self.epsilon
+        np.divide(m, buf, out=buf)
+        buf *= self._lr_t
+        theta -= buf
 
     def config(self):
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}

@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 #: smallest share given to an empty bin, so that ln(a / e) stays finite
 EPS = 1e-4
@@ -130,6 +129,8 @@ def drift_report(reference: dict, X_live, *, model: str = "", version: int = 0) 
         return DriftReport(model, version, 0, ())
     if X.ndim != 2 or X.shape[1] != len(names):
         raise ValueError(f"live inputs must have shape (n_rows, {len(names)}), got {X.shape}")
+    from scipy import stats   # here, not at import: a dashboard's first paint does without it
+
     live_counts = histogram_counts(X, reference["edges"])
     sample = np.asarray(reference["sample"], dtype=np.float64)
     features = []

@@ -156,8 +156,10 @@ class Monitor:
 
     # -- traffic -----------------------------------------------------------------------------
     def health(self, model: str, *, window: float = 300, now: float | None = None,
-               step: float | None = None, drift_rows: int = 2000) -> ModelHealth:
-        """Health of ``model`` over the last ``window`` seconds before ``now``."""
+               step: float | None = None, drift_rows: int = 2000,
+               with_drift: bool = True) -> ModelHealth:
+        """Health of ``model`` over the last ``window`` seconds before ``now``
+        (``with_drift=False``: without the drift report, which is then None)."""
         now = time.time() if now is None else float(now)
         lo, hi = window_seconds(now, window)
         t = self._tables
@@ -201,7 +203,8 @@ class Monitor:
             error_rate=n_errors / requests if requests else 0.0, errors_by_status=errors,
             versions=tuple(versions), predictions={k: int(v) for k, v in outputs.items()},
             last_request=float(last) if last is not None else None, aliases=aliases, live_version=live,
-            drift=self.drift(model, live, window=window, now=now, max_rows=drift_rows) if live else None,
+            drift=(self.drift(model, live, window=window, now=now, max_rows=drift_rows)
+                   if live and with_drift else None),
             timeseries=self.timeseries(model, window=window, now=now, step=step),
             comparison=compare_versions(self._tables, self.registry, model, lo=lo, hi=hi),
         )

@@ -15,7 +15,6 @@ from html import escape
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..monitoring import Monitor
 from .plots import figure_to_output
@@ -108,13 +107,35 @@ class MonitoringDashboard(widgets.VBox):
         if not self._refreshing:  # a refresh that updates the model list must not recurse
             self.refresh()
 
-    def refresh(self, now: float | None = None):
-        """Recompute the snapshot and redraw every part; returns the snapshot."""
+    def refresh(self, now: float | None = None, *, quick: bool = False):
+        """Recompute the snapshot and redraw every part; returns the snapshot.
+
+        ``quick=True`` is a first paint: the tiles, versions and history from the roll-ups
+        only — no drift, alerts or charts (nor the SciPy and matplotlib imports they need, nor
+        an alert evaluation); returns None. The next full refresh draws the rest.
+        """
         self._refreshing = True
         try:
-            return self._refresh(now)
+            return self._quick_refresh(now) if quick else self._refresh(now)
         finally:
             self._refreshing = False
+
+    def _quick_refresh(self, now):
+        name = self.model
+        if name is None:
+            self._updated.value = "<i>no model is registered in this home yet</i>"
+            return None
+        health = self.monitor.health(name, window=self._window.value, now=now, with_drift=False)
+        self.kpis = _kpis(health)
+        tiles = self.kpis_display(health)
+        tiles["drift"] = ("data drift", "…", "computing", "neutral")
+        with self.hold_sync():
+            for key, tile in self._tiles.items():
+                tile.value = kpi_tile(*tiles[key])
+            self._versions.value = versions_html(health)
+            self._history.value = history_html(self.monitor.registry.history(name)[-8:])
+            self._updated.value = "<span class='wb-updated'>loading drift and charts…</span>"
+        return None
 
     def _threshold(self, metric: str, default: float) -> float:
         """The lowest threshold the alert rules set on ``metric`` for this model (tile colours
@@ -185,13 +206,16 @@ class MonitoringDashboard(widgets.VBox):
             self.refresh()
         return response.status_code
 
-    def start(self, interval: float | None = None):
-        """Refresh every ``interval`` seconds from a task on the running event loop."""
+    def start(self, interval: float | None = None, *, delay: float = 0.0):
+        """Refresh every ``interval`` seconds from a task on the running event loop, the first
+        time after ``delay`` seconds (after a quick first paint, this lets the page show first)."""
         if interval is not None:
             self.interval = float(interval)
         self.stop()
 
         async def loop():
+            if delay > 0:
+                await asyncio.sleep(delay)
             while True:
                 try:
                     self.refresh()
@@ -222,8 +246,10 @@ def _kpis(health) -> dict:
             "drift_status": health.drift.status if health.drift else None}
 
 
-def _charts_figure(health) -> Figure:
+def _charts_figure(health):
     """Throughput and latency over time, and the prediction distribution, side by side."""
+    from matplotlib.figure import Figure   # here: the first paint of a dashboard does without it
+
     fig = Figure(figsize=(11, 2.8), layout="constrained")
     ax_rps, ax_lat, ax_pred = fig.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
     ts = health.timeseries
