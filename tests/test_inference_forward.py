@@ -124,7 +124,9 @@ def test_a_class_without_builder_falls_back_to_the_estimator(models, monkeypatch
 _WORKER = textwrap.dedent("""
     import json, sys, threading, time, urllib.request
     import uvicorn
-    from workbench.serving.app import create_app
+    from workbench.serving.app import create_app, tune_worker_process
+
+    tune_worker_process()          # as a `workbench serve` worker does
 
     home, port = sys.argv[1], int(sys.argv[2])
     server = uvicorn.Server(uvicorn.Config(create_app(home, auth=False), host="127.0.0.1",

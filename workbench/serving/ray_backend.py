@@ -34,10 +34,11 @@ def build_app(settings: dict):
     def builder():
         if loopback:
             bind_replica_grpc_to_loopback()
-        from .app import create_app
+        from .app import create_app, tune_worker_process
         from .batching import BatchConfig
         from .protocol import Limits
 
+        tune_worker_process()
         config = dict(settings)
         logging.basicConfig(level=config.pop("log_level", "INFO").upper())
         return create_app(config.pop("home"), limits=Limits(**config.pop("limits", {})),
