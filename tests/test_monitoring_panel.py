@@ -98,3 +98,56 @@ def test_a_refresh_that_changes_the_model_list_refreshes_once(home, monkeypatch)
     calls.clear()
     dash.refresh(now=NOW)
     assert len(calls) == 1 and dash.model == "iris"
+
+
+def test_a_quick_first_paint_shows_the_same_tiles_without_drift_or_alerts(home):
+    quick = MonitoringDashboard(home, window=300)
+    assert quick.refresh(now=NOW, quick=True) is None
+    assert quick.snapshot is None and quick._alerts.value == "" and quick._drift.value == ""
+    assert tile_value(quick, "drift") == "…"
+    full = MonitoringDashboard(home, window=300)
+    full.refresh(now=NOW)
+    for key in ("version", "rps", "requests", "p50", "p99", "errors"):
+        assert tile_value(quick, key) == tile_value(full, key)
+    assert quick._versions.value == full._versions.value
+    assert {k: v for k, v in quick.kpis.items() if not k.startswith("drift")} == \
+        {k: v for k, v in full.kpis.items() if not k.startswith("drift")}
+    quick.refresh(now=NOW)           # the next full refresh draws the rest
+    assert tile_value(quick, "drift") == "major" and "wb-drift-row" in quick._drift.value
+
+
+def test_a_quick_first_paint_imports_neither_scipy_nor_matplotlib(home):
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from workbench.panels.monitoring_panel import MonitoringDashboard\n"
+        f"dash = MonitoringDashboard({str(home)!r}, window=300)\n"
+        f"dash.refresh(now={NOW!r}, quick=True)\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'matplotlib', 'sklearn', 'pandas'})\n"
+        "print(json.dumps({'heavy': heavy, 'requests': dash.kpis['requests']}))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"heavy": [], "requests": 120}
+
+
+def test_start_with_a_delay_refreshes_after_it(home):
+    dash = MonitoringDashboard(home, window=300)
+    calls = []
+    dash.refresh = lambda *a, **k: calls.append(asyncio.get_event_loop().time())
+
+    async def run():
+        begun = asyncio.get_event_loop().time()
+        task = dash.start(interval=10, delay=0.2)
+        await asyncio.sleep(0.05)
+        assert calls == []                      # not before the delay
+        await asyncio.sleep(0.4)
+        dash.stop()
+        await asyncio.gather(task, return_exceptions=True)
+        return begun
+
+    begun = asyncio.run(run())
+    assert len(calls) == 1 and calls[0] - begun >= 0.2

@@ -129,7 +129,8 @@ def drift_report(reference: dict, X_live, *, model: str = "", version: int = 0) 
         return DriftReport(model, version, 0, ())
     if X.ndim != 2 or X.shape[1] != len(names):
         raise ValueError(f"live inputs must have shape (n_rows, {len(names)}), got {X.shape}")
-    from scipy import stats   # here, not at import: a dashboard's first paint does without it
+    # imported here, not with the module: a dashboard's first paint does without SciPy
+    from scipy import stats
 
     live_counts = histogram_counts(X, reference["edges"])
     sample = np.asarray(reference["sample"], dtype=np.float64)

@@ -124,7 +124,7 @@ class MonitoringDashboard(widgets.VBox):
         name = self.model
         if name is None:
             self._updated.value = "<i>no model is registered in this home yet</i>"
-            return None
+            return
         health = self.monitor.health(name, window=self._window.value, now=now, with_drift=False)
         self.kpis = _kpis(health)
         tiles = self.kpis_display(health)
@@ -135,7 +135,6 @@ class MonitoringDashboard(widgets.VBox):
             self._versions.value = versions_html(health)
             self._history.value = history_html(self.monitor.registry.history(name)[-8:])
             self._updated.value = "<span class='wb-updated'>loading drift and charts…</span>"
-        return None
 
     def _threshold(self, metric: str, default: float) -> float:
         """The lowest threshold the alert rules set on ``metric`` for this model (tile colours
@@ -248,7 +247,8 @@ def _kpis(health) -> dict:
 
 def _charts_figure(health):
     """Throughput and latency over time, and the prediction distribution, side by side."""
-    from matplotlib.figure import Figure   # here: the first paint of a dashboard does without it
+    # imported here, not with the module: the first paint of a dashboard does without it
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 2.8), layout="constrained")
     ax_rps, ax_lat, ax_pred = fig.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
