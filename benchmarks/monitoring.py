@@ -127,7 +127,7 @@ def voila_first_render(notebook: Path, selector: str, env: dict, *,
 
     port = free_port()
     start = time.perf_counter()
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finally
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(voila_command(port, notebook), env=env, cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -73,7 +73,8 @@ def summarise(raw: Path, top: int = 15) -> dict:
         parts[part_of(frames)] += n
         leaf = re.sub(r":\d+\)$", ")", frames[-1])
         functions[leaf] += n
-    share = lambda c: {k: round(100 * v / max(total, 1), 1) for k, v in c.most_common(top)}
+    def share(counts):
+        return {k: round(100 * v / max(total, 1), 1) for k, v in counts.most_common(top)}
     return {"samples": total, "parts": share(parts), "self": share(functions)}
 
 
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
              else ["--workers", str(args.workers)])
     command = [sys.executable, "-m", "workbench.serving.server", "--home", str(scratch),
                "--port", str(port), "--log-level", "warning", *extra]
-    log = open(scratch / "server.log", "wb")  # noqa: SIM115 - closed in finally
+    log = open(scratch / "server.log", "wb")
     env = None
     if args.ray_throughput_optimized:
         import os

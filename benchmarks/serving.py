@@ -214,7 +214,7 @@ def compare(scratch: Path, targets: dict, keys: dict, cases, *, seconds: float, 
     try:
         for target, command in targets.items():
             ports[target] = free_port()
-            logs.append(open(scratch / f"{target.replace(' ', '-')}.log", "wb"))  # noqa: SIM115
+            logs.append(open(scratch / f"{target.replace(' ', '-')}.log", "wb"))
             found = command(ports[target])      # a command, or (command, extra environment)
             command, env = found if isinstance(found, tuple) else (found, None)
             procs[target] = _start(command, logs[-1],

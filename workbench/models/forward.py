@@ -224,7 +224,7 @@ def _quantized_forward(spec: dict, arrays: dict):
         raise ValueError(f"{name} spec has {sizes[0]} inputs in layer_sizes_ but "
                          f"n_features_in_ = {attrs['n_features_in_']}")
     weights = {}
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):   # as dequantized_params
+    for i in range(len(sizes) - 1):                   # as dequantized_params
         codes = unpacked[f"W{i}_q"].astype(_code_dtype(bits))
         scale = unpacked[f"W{i}_scale"].astype(dtype, copy=True)
         weights[f"W{i}"] = codes.astype(dtype) * scale.astype(dtype)
