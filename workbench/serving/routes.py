@@ -21,9 +21,11 @@ SERVER_NAME = "workbench"
 
 
 def requires(role: str):
-    """A dependency that lets the request in if its key has ``role`` (or a higher one)."""
+    """A dependency that lets the request in if its key has ``role`` (or a higher one) and, on a
+    route naming a model, the model is in the key's scope."""
     async def check(request: Request, _=Security(_bearer)):
-        return request.app.state.serving.auth.require(request.headers, role)
+        return request.app.state.serving.auth.require(request.headers, role,
+                                                      request.path_params.get("name"))
     check.__name__ = f"requires_{role}"
     return check
 
