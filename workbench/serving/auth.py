@@ -69,6 +69,10 @@ class Authenticator:
 
     def check(self, header: str | None, role: str, model: str | None = None) -> ApiKey:
         """As :meth:`require`, given the ``Authorization`` header's value (or None)."""
+        return self.authorize(self.identify(header), role, model)
+
+    def identify(self, header: str | None) -> ApiKey:
+        """Return who sent ``header`` (an API key or a JWT); 401 when nobody valid did."""
         if self.keys is None:
             return ANONYMOUS
         if not header:
@@ -80,17 +84,21 @@ class Authenticator:
             raise ApiError(401, "the Authorization header must be 'Bearer <key>'",
                            headers=_CHALLENGE)
         if self.jwt is not None and self.jwt.looks_like(key):
-            found = self.jwt.principal(key)
-        else:
-            found = self.keys.authenticate(key)
-            if found is None:
-                raise ApiError(401, "invalid API key", headers=_CHALLENGE)
-            if found.revoked:
-                raise ApiError(401, f"API key '{found.name}' has been revoked", headers=_CHALLENGE)
-            if found.expired():
-                raise ApiError(401, f"API key '{found.name}' expired at {_when(found.expires_at)}",
-                               headers=_CHALLENGE)
-            self.keys.touch(found.id)
+            return self.jwt.principal(key)
+        found = self.keys.authenticate(key)
+        if found is None:
+            raise ApiError(401, "invalid API key", headers=_CHALLENGE)
+        if found.revoked:
+            raise ApiError(401, f"API key '{found.name}' has been revoked", headers=_CHALLENGE)
+        if found.expired():
+            raise ApiError(401, f"API key '{found.name}' expired at {_when(found.expires_at)}",
+                           headers=_CHALLENGE)
+        self.keys.touch(found.id)
+        return found
+
+    @staticmethod
+    def authorize(found: ApiKey, role: str, model: str | None = None) -> ApiKey:
+        """Return ``found`` if it may act as ``role`` on ``model`` (None: no model); else 403."""
         if RANK[found.role] < RANK[role]:
             raise ApiError(403, f"this needs role '{role}' or higher; '{found.name}' has "
                                 f"role '{found.role}'")

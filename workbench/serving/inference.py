@@ -160,8 +160,9 @@ class InferenceEndpoint:
         state.metrics.request_started()
         try:
             params = scope["path_params"]
-            principal = state.auth.check(authorization, "predictor", params["name"])
+            principal = state.auth.identify(authorization)
             key_id = principal.id if state.auth.enabled else None
+            state.auth.authorize(principal, "predictor", params["name"])
             state.auth.admit(principal)
             loaded = await get_model(state, params["name"], params.get("version"), routed=True)
             if type(loaded) is SplitRoute:
