@@ -15,6 +15,7 @@ from workbench.cli import main as workbench_main
 from workbench.monitoring.log import wait_until_written
 from workbench.serving.keys import KeyStore
 
+pytestmark = pytest.mark.slow
 BODY = v2_body(data(3)[0])
 _KEY_LINE = re.compile(r"^wb_[0-9a-f]{8}_\S+$", re.M)
 

@@ -96,6 +96,7 @@ def two_workers(tmp_path_factory):
         yield server, keys
 
 
+@pytest.mark.slow
 def test_rate_limit_holds_across_two_workers(two_workers):
     server, keys = two_workers
     seconds, rate, burst = 10.0, 20, 10
@@ -139,6 +140,7 @@ def test_rate_limit_holds_across_two_workers(two_workers):
     assert others and all(status == 200 for _, status in others)
 
 
+@pytest.mark.slow
 def test_daily_row_quota_answers_429_until_midnight(two_workers):
     server, keys = two_workers
     three = v2_body(data(3)[0])
