@@ -5,19 +5,18 @@ import io
 import json
 import re
 import sqlite3
-import time
 
 import httpx
 import pytest
-
 from serving_helpers import Server, auth, data, make_home, v2_body, wait_for
+
 from workbench.cli import main as workbench_main
 from workbench.monitoring.log import wait_until_written
 from workbench.serving.keys import KeyStore
 
 pytestmark = pytest.mark.slow
 BODY = v2_body(data(3)[0])
-_KEY_LINE = re.compile(r"^wb_[0-9a-f]{8}_\S+$", re.M)
+_KEY_LINE = re.compile(r"^wb_[0-9a-f]{8}_\S+$", re.MULTILINE)
 
 
 def infer(server, key, model="iris"):

@@ -12,8 +12,8 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
 from serving_helpers import Server, auth, data, make_home, v2_body
+
 from workbench.monitoring.log import wait_until_written
 from workbench.serving.errors import ApiError
 from workbench.serving.jwt_auth import JwtConfig, JwtVerifier

@@ -7,9 +7,14 @@ import time
 
 import httpx
 import pytest
-
 from serving_helpers import Server, auth, data, make_home, v2_body
-from workbench.serving.key_options import check_limits, parse_duration, parse_expiry, parse_rate
+
+from workbench.serving.key_options import (
+    check_limits,
+    parse_duration,
+    parse_expiry,
+    parse_rate,
+)
 from workbench.serving.keys import KeyStore
 from workbench.serving.quota import QuotaExceeded, QuotaStore
 

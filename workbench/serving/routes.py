@@ -12,9 +12,9 @@ from starlette.responses import Response
 
 from .errors import ApiError, json_response
 from .inference import get_model, read_body
-from .protocol import parse_json
 from .key_options import parse_duration, parse_expiry
 from .keys import ROLES
+from .protocol import parse_json
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False, description="an API key: wb_<id>_<secret>")
@@ -165,6 +165,9 @@ async def load_model(request: Request, name: str):
 
 
 # -- keys (admin) ---------------------------------------------------------------------------
+_ADMIN = Depends(requires("admin"))
+
+
 def _keys(request: Request):
     keys = _state(request).auth.keys
     if keys is None:
@@ -181,7 +184,7 @@ async def list_keys(request: Request):
 
 @router.post("/admin/keys", tags=["keys"], summary="Create an API key, shown once (admin)",
              openapi_extra=_body_doc({"name": "app", "role": "predictor"}))
-async def create_key(request: Request, admin=Depends(requires("admin"))):
+async def create_key(request: Request, admin=_ADMIN):
     store = _keys(request)
     body = await _json_body(request)
     name, role = body.get("name"), body.get("role")
@@ -199,7 +202,7 @@ async def create_key(request: Request, admin=Depends(requires("admin"))):
 
 
 @router.delete("/admin/keys/{name_or_id}", tags=["keys"], summary="Revoke an API key (admin)")
-async def revoke_key(request: Request, name_or_id: str, admin=Depends(requires("admin"))):
+async def revoke_key(request: Request, name_or_id: str, admin=_ADMIN):
     try:
         key = await run_in_threadpool(
             lambda: _keys(request).revoke(name_or_id, author=admin.name))
@@ -211,7 +214,7 @@ async def revoke_key(request: Request, name_or_id: str, admin=Depends(requires("
 @router.post("/admin/keys/{name_or_id}/rotate", tags=["keys"],
              summary="New secret for a key, shown once; the old one works for 'grace' (admin)",
              openapi_extra=_body_doc({"grace": "1h"}))
-async def rotate_key(request: Request, name_or_id: str, admin=Depends(requires("admin"))):
+async def rotate_key(request: Request, name_or_id: str, admin=_ADMIN):
     body = await _json_body(request)
     try:
         grace = parse_duration(body.get("grace", 0))
@@ -227,7 +230,7 @@ async def rotate_key(request: Request, name_or_id: str, admin=Depends(requires("
 @router.put("/admin/keys/{name_or_id}/limits", tags=["keys"],
             summary="Set a key's rate, burst and daily rows (admin)",
             openapi_extra=_body_doc({"rate": "50/s", "burst": 100, "daily_rows": 100000}))
-async def limit_key(request: Request, name_or_id: str, admin=Depends(requires("admin"))):
+async def limit_key(request: Request, name_or_id: str, admin=_ADMIN):
     body = await _json_body(request)
     try:
         key = await run_in_threadpool(lambda: _keys(request).limit(
