@@ -94,8 +94,8 @@ class MonitoringDashboard(widgets.VBox):
             self._alerts,
             self._charts,
             widgets.HBox([self._versions, self._drift], layout=widgets.Layout(flex_flow="row wrap")),
-            widgets.VBox([widgets.HTML("<h4>Version history</h4>"), self._history, *controls, self._message]),
             widgets.VBox([widgets.HTML("<h4>Usage per consumer (this window)</h4>"), self._usage]),
+            widgets.VBox([widgets.HTML("<h4>Version history</h4>"), self._history, *controls, self._message]),
         ])
         self.add_class("wb-dashboard")
 
