@@ -39,7 +39,7 @@ def home(tmp_path):
 
 
 def test_usage_per_key_and_day(home):
-    path, ids = home
+    path, _ = home
     rows = usage_report(path, period="day")
     got = {(r.period, r.key_name): (r.requests, r.rows, r.errors, r.compute_ms) for r in rows}
     assert got == {("2024-10-04", "-"): (1, 0, 1, 2.5),
@@ -55,7 +55,7 @@ def test_usage_per_key_and_day(home):
 
 
 def test_usage_by_version_and_time_bounds(home):
-    path, ids = home
+    path, _ = home
     rows = usage_report(path, by=["version"], period="all", since=T0, until=T0 + DAY)
     got = {(r.key_name, r.model, r.version): r.requests for r in rows}
     assert got == {("-", "-", "-"): 1, ("acme", "iris", "1"): 1, ("globex", "-", "-"): 1,
