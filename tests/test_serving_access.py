@@ -136,6 +136,48 @@ def test_every_key_event_is_in_the_audit_log(served, capsys):
         assert key not in dump and key.split("_", 2)[2] not in dump
 
 
+HOSTILE_KEY_BODIES = [
+    ({"name": "h1", "role": "predictor", "models": 7}, 422, "models"),
+    ({"name": "h2", "role": "predictor", "models": ["../etc"]}, 422, "model pattern"),
+    ({"name": "h3", "role": "predictor", "models": ""}, 422, "at least one"),
+    ({"name": "h4", "role": "predictor", "expires_at": "tomorrow"}, 422, "ISO 8601"),
+    ({"name": "h5", "role": "predictor", "expires_in": "forever"}, 422, "duration"),
+    ({"name": "h6", "role": "predictor", "expires_in": "1d", "expires_at": "2030-01-01T00:00Z"},
+     422, "not both"),
+    ({"name": "h7", "role": "predictor", "rate": "fast"}, 422, "rate"),
+    ({"name": "h8", "role": "predictor", "rate": "5/s", "burst": "many"}, 422, "burst"),
+    ({"name": "h9", "role": "predictor", "burst": 3}, 422, "--burst needs --rate"),
+    ({"name": "h10", "role": "predictor", "daily_rows": 1.5}, 422, "daily rows"),
+    ({"name": "h11", "role": "predictor", "daily_rows": True}, 422, "daily rows"),
+    ({"name": "h12", "role": "predictor", "expires_at": {"$gt": 1}}, 422, "ISO 8601"),
+]
+
+
+@pytest.mark.parametrize("body, status, words", HOSTILE_KEY_BODIES)
+def test_hostile_key_requests_get_4xx_with_an_error(served, body, status, words):
+    server, keys, _ = served
+    answer = httpx.post(f"{server.url}/admin/keys", json=body, headers=auth(keys["admin"]),
+                        timeout=10)
+    assert answer.status_code == status, answer.text
+    assert words in answer.json()["error"]
+
+
+@pytest.mark.parametrize("path, body, status", [
+    ("/admin/keys/nobody/rotate", {"grace": "1h"}, 404),
+    ("/admin/keys/admin-key/rotate", {"grace": "forever"}, 422),
+    ("/admin/keys/admin-key/rotate", {"grace": 10**12}, 422),
+    ("/admin/keys/admin-key/rotate", [], 400),
+])
+def test_hostile_rotations_get_4xx(served, path, body, status):
+    server, keys, _ = served
+    answer = httpx.post(server.url + path, json=body, headers=auth(keys["admin"]), timeout=10)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]
+    limits = httpx.put(f"{server.url}/admin/keys/admin-key/limits", json={"rate": -1},
+                       headers=auth(keys["admin"]), timeout=10)
+    assert limits.status_code == 422 and "positive" in limits.json()["error"]
+
+
 def test_usage_totals_equal_the_log_in_every_format(served, capsys):
     server, keys, home = served
     for _ in range(5):
