@@ -11,8 +11,12 @@ from hypothesis import strategies as st
 from workbench.registry import Registry
 from workbench.serving.auth import Authenticator
 from workbench.serving.errors import ApiError
-from workbench.serving.key_options import (parse_duration, parse_expiry, parse_models,
-                                           parse_rate)
+from workbench.serving.key_options import (
+    parse_duration,
+    parse_expiry,
+    parse_models,
+    parse_rate,
+)
 from workbench.serving.keys import KeyStore
 
 OLD_KEY = "wb_0123abcd_" + "A" * 43
