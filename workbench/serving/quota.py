@@ -56,8 +56,7 @@ class QuotaStore:
 
     def take(self, key_id: str, *, rate: float, burst: int, now: float | None = None) -> None:
         """Take one token from the key's bucket, or raise :class:`QuotaExceeded`."""
-        wait = self._tables.take(key_id, rate=rate, burst=burst,
-                                 now=time.time() if now is None else now)
+        wait = self._tables.take(key_id, rate=rate, burst=burst, now=now)
         if wait is not None:
             raise QuotaExceeded(f"rate limit of {rate:g} requests/s (burst {burst}) exceeded; "
                                 f"retry in {math.ceil(wait)} s", wait)

@@ -10,6 +10,8 @@ Each method is one short write transaction.
 """
 from __future__ import annotations
 
+import time
+
 from .migrations import Migration
 
 _V1 = """
@@ -49,20 +51,34 @@ class QuotaTables:
         return conn.execute(f"SELECT {columns} FROM quota_state WHERE key_id = ?{lock}",
                             (key_id,)).fetchone()
 
-    def take(self, key_id: str, *, rate: float, burst: int, now: float) -> float | None:
+    def take(self, key_id: str, *, rate: float, burst: int,
+             now: float | None = None) -> float | None:
         """Take one token from the key's bucket (full at first use, refilled at ``rate`` per
-        second up to ``burst``); return None, or the seconds until a token is back."""
+        second up to ``burst``); return None, or the seconds until a token is back.
+
+        A refusal only reads (a snapshot suffices: other writers can only take tokens away,
+        and an unchanged row refills the same way next time), so a flood of refused requests
+        costs no write lock; ``now`` defaults to the clock read inside the transaction.
+        """
+        row = self.db.query("SELECT tokens, updated FROM quota_state WHERE key_id = ?", (key_id,))
+        if row:
+            at = time.time() if now is None else now
+            tokens = min(float(burst), row[0][0] + rate * max(0.0, at - row[0][1]))
+            if tokens < 1.0:
+                return (1.0 - tokens) / rate
         with self.db.write(lock="quotas") as conn:
+            at = time.time() if now is None else now
             row = self._row(conn, key_id, "tokens, updated")
             if row is None:
                 conn.execute("INSERT INTO quota_state (key_id, tokens, updated) VALUES (?, ?, ?)",
-                             (key_id, float(burst) - 1.0, now))
+                             (key_id, float(burst) - 1.0, at))
                 return None
-            tokens = min(float(burst), row[0] + rate * max(0.0, now - row[1]))
-            admitted = tokens >= 1.0
+            tokens = min(float(burst), row[0] + rate * max(0.0, at - row[1]))
+            if tokens < 1.0:
+                return (1.0 - tokens) / rate
             conn.execute("UPDATE quota_state SET tokens = ?, updated = ? WHERE key_id = ?",
-                         (tokens - 1.0 if admitted else tokens, now, key_id))
-            return None if admitted else (1.0 - tokens) / rate
+                         (tokens - 1.0, at, key_id))
+            return None
 
     def charge_rows(self, key_id: str, rows: int, *, daily_rows: int, now: float) -> int | None:
         """Add ``rows`` to the key's rows of this UTC day unless that would exceed
