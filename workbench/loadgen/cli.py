@@ -1,5 +1,4 @@
-"""``workbench simulate``: send realistic traffic to a running service, for a demo or a test;
-``workbench usage``: requests, rows, errors and compute time per consumer, from the log."""
+"""``workbench simulate``: send realistic traffic to a running service, for a demo or a test."""
 from __future__ import annotations
 
 import os
@@ -29,20 +28,6 @@ def add_parser(subparsers) -> None:
                    "model's number of features)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
-    u = subparsers.add_parser(
-        "usage", help="requests, rows, errors and compute time per API key (for billing)",
-        description="Add up the prediction log per consumer (API key or token subject) and "
-                    "period; --by model or version breaks it down further.")
-    u.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
-    u.add_argument("--by", default="key", help="key, model or version; several with commas "
-                   "(default key)")
-    u.add_argument("--since", default=None, help="start: ISO time (2026-12-01T00:00:00Z) or a "
-                   "duration ago (7d, 12h)")
-    u.add_argument("--until", default=None, help="end (exclusive), same forms as --since")
-    u.add_argument("--period", choices=["day", "hour", "month", "all"], default="day",
-                   help="length of each period, UTC (default day)")
-    u.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    u.set_defaults(func=run_usage)
 
 
 def dataset_for(home, model: str, dataset: str | None):
@@ -91,31 +76,3 @@ def run(args) -> int:
             store.close()
     print(result)
     return 0 if result.failures == 0 else 1
-
-
-def _instant(text):
-    """UNIX time of an ISO instant, or of now minus a duration."""
-    import time
-
-    from ..serving.key_options import parse_duration, parse_expiry
-
-    if text is None:
-        return None
-    try:
-        return time.time() - parse_duration(text)
-    except ValueError:
-        pass
-    if len(text) == 10:                       # a bare date: midnight UTC
-        text += "T00:00:00Z"
-    return parse_expiry(text)
-
-
-def run_usage(args) -> int:
-    from ..home import resolve_home
-    from .usage import format_usage, usage_report
-
-    by = [b.strip() for b in args.by.split(",") if b.strip()]
-    rows = usage_report(resolve_home(args.home), by=by, since=_instant(args.since),
-                        until=_instant(args.until), period=args.period)
-    print(format_usage(rows, args.format))
-    return 0

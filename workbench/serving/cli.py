@@ -1,4 +1,5 @@
-"""``workbench serve`` and ``workbench keys create|list|revoke|rotate|limit|events``."""
+"""``workbench serve``, ``workbench keys create|list|revoke|rotate|limit|events`` and
+``workbench usage`` (requests, rows, errors and compute time per consumer, from the log)."""
 from __future__ import annotations
 
 import argparse
@@ -64,6 +65,21 @@ def add_parser(subparsers) -> None:
     events = sub.add_parser("events", parents=[home], help="key events from the audit log")
     events.add_argument("key", nargs="?", default=None, metavar="NAME")
     events.set_defaults(func=_events)
+
+    usage = subparsers.add_parser(
+        "usage", help="requests, rows, errors and compute time per API key (for billing)",
+        description="Add up the prediction log per consumer (API key or token subject) and "
+                    "period; --by model or version breaks it down further.")
+    usage.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
+    usage.add_argument("--by", default="key", help="key, model or version; several with commas "
+                       "(default key)")
+    usage.add_argument("--since", default=None, help="start: ISO time (2026-12-01T00:00:00Z), a "
+                       "date (2026-12-01) or a duration ago (7d, 12h)")
+    usage.add_argument("--until", default=None, help="end (exclusive), same forms as --since")
+    usage.add_argument("--period", choices=["day", "hour", "month", "all"], default="day",
+                       help="length of each period, UTC (default day)")
+    usage.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    usage.set_defaults(func=_usage)
 
 
 def _store(args):
@@ -169,4 +185,32 @@ def _events(args) -> int:
         store.close()
     for name, action, author, at, detail in events:
         print(f"{_time(at)}  {action:<12} {name:<20} by {author:<12} {json.dumps(detail)}")
+    return 0
+
+
+def _instant(text):
+    """UNIX time of an ISO instant or date, or of now minus a duration."""
+    import time
+
+    from .key_options import parse_duration, parse_expiry
+
+    if text is None:
+        return None
+    try:
+        return time.time() - parse_duration(text)
+    except ValueError:
+        pass
+    if len(text) == 10:                       # a bare date: midnight UTC
+        text += "T00:00:00Z"
+    return parse_expiry(text)
+
+
+def _usage(args) -> int:
+    from ..home import resolve_home
+    from ..monitoring.usage import format_usage, usage_report
+
+    by = [b.strip() for b in args.by.split(",") if b.strip()]
+    rows = usage_report(resolve_home(args.home), by=by, since=_instant(args.since),
+                        until=_instant(args.until), period=args.period)
+    print(format_usage(rows, args.format))
     return 0

@@ -126,7 +126,7 @@ class KeyStore:
 
         self.path = Path(home) / "registry.db"
         self.store = Store(Path(home), store)
-        self.store.registry                   # the audit log lives there: migrate it first
+        _ = self.store.registry               # the audit log lives there: migrate it first
         self._tables = self.store.keys
         self.author = current_user()
         self._cache: dict[str, tuple[str, str | None, ApiKey]] = {}
