@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from serving_helpers import Server, auth, data, make_home, v2_body
 
@@ -127,6 +129,8 @@ BAD_TOKENS = {
                                     None, algorithm="none"), "algorithm"),
     "garbage": (lambda: "x.y.z", "malformed"),
     "unknown key id": (lambda: token(kid="nobody"), "does not publish"),
+    "ES256 under the RSA key's id": (lambda: token(key=EC_KEY, alg="ES256", kid="rsa-1"),
+                                     "another type"),
     "no expiry": (lambda: token(exp=None), "exp"),
     "no audience": (lambda: token(aud=None), "aud"),
 }
@@ -170,3 +174,34 @@ def test_jwks_file_and_config_checks(tmp_path):
         JwtConfig(issuer=ISSUER, audience=AUDIENCE, jwks_url="file:///etc/passwd")
     with pytest.raises(ValueError, match="does not exist"):
         JwtConfig(issuer=ISSUER, audience=AUDIENCE, jwks_file=str(tmp_path / "missing.json"))
+
+
+_FILE_VERIFIER: dict = {}
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=st.dictionaries(st.sampled_from(["alg", "kid", "typ", "jwk"]),
+                              st.one_of(st.sampled_from(["RS256", "ES256", "none", "HS256",
+                                                         "rsa-1", "ec-1"]),
+                                        st.text(max_size=8), st.integers(), st.none())),
+       claims=st.dictionaries(st.sampled_from(["iss", "aud", "exp", "nbf", "iat", "sub", "role"]),
+                              st.one_of(st.text(max_size=8), st.integers(), st.floats(),
+                                        st.lists(st.text(max_size=4), max_size=2), st.none())),
+       signature=st.binary(max_size=80))
+def test_hostile_tokens_are_refused_with_an_api_error(tmp_path_factory, header, claims, signature):
+    if "verifier" not in _FILE_VERIFIER:
+        path = tmp_path_factory.mktemp("jwks") / "jwks.json"
+        path.write_text(json.dumps(jwks()))
+        _FILE_VERIFIER["verifier"] = JwtVerifier(JwtConfig(issuer=ISSUER, audience=AUDIENCE,
+                                                           jwks_file=str(path)))
+    forged = ".".join([_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()),
+                       _b64(signature)])
+    with pytest.raises(ApiError) as refused:
+        _FILE_VERIFIER["verifier"].principal(forged)
+    assert refused.value.status in (401, 403) and refused.value.message

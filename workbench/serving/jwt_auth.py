@@ -22,12 +22,15 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from .errors import ApiError
 from .key_options import parse_models
 from .keys import RANK, ApiKey
 
 #: the only signature algorithms accepted
 ALGORITHMS = ("RS256", "ES256")
+_KEY_TYPES = {"RS256": rsa.RSAPublicKey, "ES256": ec.EllipticCurvePublicKey}
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="workbench", error="invalid_token"'}
 
 
@@ -131,6 +134,9 @@ class JwtVerifier:
             raise ApiError(401, f"token algorithm must be one of {', '.join(ALGORITHMS)}, got "
                                 f"{str(header.get('alg'))[:20]!r}", headers=_CHALLENGE)
         key = self._signing_key(token, header)
+        if not isinstance(key, _KEY_TYPES[header["alg"]]):
+            raise ApiError(401, f"token says {header['alg']} but its key id names a key of another "
+                                f"type", headers=_CHALLENGE)
         try:
             claims = jwt.decode(token, key, algorithms=list(ALGORITHMS), audience=config.audience,
                                 issuer=config.issuer, leeway=config.leeway,
@@ -146,7 +152,7 @@ class JwtVerifier:
             raise ApiError(401, "token is not valid yet (nbf)", headers=_CHALLENGE) from None
         except jwt.InvalidSignatureError:
             raise ApiError(401, "token signature does not verify", headers=_CHALLENGE) from None
-        except jwt.InvalidTokenError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:    # every other way a token is bad
             raise ApiError(401, f"invalid token: {str(exc)[:120]}", headers=_CHALLENGE) from None
         subject = str(claims.get("sub") or claims.get("client_id") or "unknown")[:64]
         role = self._role(_claim(claims, config.role_claim))
