@@ -1,6 +1,7 @@
 """Key store units: old tables migrate in place, rotation and expiry without a server, and
 hostile text to every parser raises only ValueError/TypeError (Hypothesis)."""
 import hashlib
+import json
 import sqlite3
 import time
 
@@ -94,3 +95,28 @@ def test_authenticate_never_raises(tmp_path_factory, text):
 
 
 _STORE: dict = {}
+
+
+def test_keys_cli_lists_scopes_limits_and_events(tmp_path, capsys):
+    from workbench.cli import main
+
+    home = str(tmp_path)
+    assert main(["keys", "create", "--home", home, "--role", "predictor", "--name", "acme",
+                 "--models", "digits,iris-*", "--expires", "2027-01-31T00:00:00Z",
+                 "--rate", "50/s", "--burst", "100", "--daily-rows", "5000"]) == 0
+    secret = capsys.readouterr().out.splitlines()[-1]
+    assert main(["keys", "list", "--home", home]) == 0
+    table = capsys.readouterr().out
+    assert "digits,iris-*" in table and "2027-01-31T00:00:00Z" in table
+    assert "50/s burst 100, 5000 rows/day" in table and secret not in table
+    assert main(["keys", "list", "--home", home, "--format", "json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["models"] == ["digits", "iris-*"] and listed["daily_rows"] == 5000
+    assert main(["keys", "limit", "acme", "--home", home]) == 0       # no option: no limits
+    assert "acme': -" in capsys.readouterr().out
+    assert main(["keys", "events", "--home", home]) == 0
+    events = capsys.readouterr().out
+    assert "key created" in events and "key limited" in events and secret not in events
+    assert main(["keys", "create", "--home", home, "--role", "viewer", "--name", "x",
+                 "--expires", "2027-01-31", "--expires-in", "1d"]) == 1
+    assert "not both" in capsys.readouterr().err
