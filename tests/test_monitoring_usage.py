@@ -76,3 +76,23 @@ def test_dashboard_shows_usage_per_consumer(home):
     html = dash._usage.value
     assert "acme" in html and "globex" in html and "wb-usage-total" in html
     assert {r.key_name for r in dash.usage(T0 + 60)} == {"-", "acme", "globex"}
+
+
+def test_usage_of_a_log_from_the_previous_release(tmp_path):
+    """A log written before usage metering (no key_id column, read-only): every request is
+    counted under '-' and nothing is changed in the file."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "previous_release"
+    for name in ("registry", "predictions"):
+        conn = sqlite3.connect(tmp_path / f"{name}.db")
+        conn.executescript((data / f"{name}.sql").read_text())
+        conn.close()
+    before = (tmp_path / "predictions.db").read_bytes()
+    rows = usage_report(tmp_path, period="all")
+    conn = sqlite3.connect(tmp_path / "predictions.db")
+    logged = conn.execute("SELECT COUNT(*) FROM predictions WHERE role IS NULL "
+                          "OR role != 'shadow'").fetchone()[0]
+    conn.close()
+    assert [(r.key_id, r.requests) for r in rows] == [("-", logged)]
+    assert (tmp_path / "predictions.db").read_bytes() == before
