@@ -32,6 +32,8 @@ role           TEXT     NULL for a request a client sent; ``"shadow"`` for the c
 shadow_of      INTEGER  for shadow rows: the version that answered the client
 agreement      REAL     for shadow rows: fraction of rows where the shadow's output equals the
                         answering version's (same label; regressors: within 1 % relative)
+key_id         TEXT     who called: the API key's public id (never the secret), ``jwt:<sub>``
+                        for an identity provider's token, NULL when unauthenticated
 =============  =======  ==========================================================================
 
 Shadow rows are not added to the roll-ups (they are not client traffic); the monitor reads them
@@ -173,12 +175,13 @@ class PredictionLog:
 
     def record(self, *, model, version, status, latency_ms, rows, outputs=None, inputs=None,
                error=None, request_id=None, protocol="v2", time_=None, role=None,
-               shadow_of=None, agreement=None) -> None:
+               shadow_of=None, agreement=None, key_id=None) -> None:
         """Queue one request for writing; returns at once (no I/O on the caller's thread).
 
         ``outputs`` and ``inputs`` may be numpy arrays; they are turned into JSON by the writer
         thread. ``inputs`` is kept only for the sampled fraction of successful requests.
-        ``role="shadow"`` (with ``shadow_of`` and ``agreement``) marks a shadow version's answer.
+        ``role="shadow"`` (with ``shadow_of`` and ``agreement``) marks a shadow version's answer;
+        ``key_id`` is the caller's public key id (for usage reports).
         """
         if self._closed:
             return
@@ -189,7 +192,7 @@ class PredictionLog:
             inputs = None
         self._queue.append((time.time() if time_ is None else time_, request_id, model, version,
                             protocol, status, latency_ms, rows, outputs, inputs, error, role,
-                            shadow_of, agreement))
+                            shadow_of, agreement, key_id))
 
     def flush(self) -> int:
         """Write everything queued now, on the caller's thread; return the number written.
@@ -218,7 +221,7 @@ class PredictionLog:
         rows, summaries = [], []
         max_inputs = self.max_input_rows
         for (at, request_id, model, version, protocol, status, latency, n_rows, outputs, inputs,
-             error, role, shadow_of, agreement) in batch:
+             error, role, shadow_of, agreement, key_id) in batch:
             if type(outputs) is np.ndarray:
                 outputs_json, outputs = _json_list(outputs), outputs.tolist()
             else:
@@ -230,7 +233,7 @@ class PredictionLog:
             if inputs is not None:
                 inputs = _json_list(np.asarray(inputs)[:max_inputs])
             rows.append((at, request_id, model, version, protocol, status, latency, n_rows,
-                         outputs_json, inputs, error, role, shadow_of, agreement))
+                         outputs_json, inputs, error, role, shadow_of, agreement, key_id))
         with self._write_lock:    # one transaction: the rows and their roll-ups
             self._tables.append(rows, *rollup.summarise(summaries))
         self.written_ += len(rows)

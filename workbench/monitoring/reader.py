@@ -33,6 +33,7 @@ class PredictionRecord:
     role: str | None = None
     shadow_of: int | None = None
     agreement: float | None = None
+    key_id: str | None = None
 
 
 def read_predictions(path: str | os.PathLike, *, model: str | None = None,

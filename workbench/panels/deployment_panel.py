@@ -1,5 +1,5 @@
 """The deployment panel: start and stop an endpoint, see the live version, send a sample
-request, promote and roll back.
+request, promote and roll back; manage API keys (:attr:`DeploymentPanel.keys_panel`).
 
 Every button only calls a public method (:meth:`DeploymentPanel.start`, :meth:`~DeploymentPanel.stop`,
 :meth:`~DeploymentPanel.send_sample`, :meth:`~DeploymentPanel.promote`,
@@ -16,6 +16,7 @@ import numpy as np
 
 from ..registry import Registry
 from ..serving import deploy
+from .keys_panel import KeysPanel
 
 DEFAULT = "(production, else latest)"
 
@@ -62,13 +63,16 @@ class DeploymentPanel(widgets.VBox):
         self._rollback.on_click(lambda _b: self._safely(self.rollback))
         self._refresh.on_click(lambda _b: self._safely(self.refresh))
         self._model.observe(lambda _c: self._safely(self._fill_model), names="value")
+        #: API keys: scopes, expiry, rotation, quotas (see :class:`~.keys_panel.KeysPanel`)
+        self.keys_panel = KeysPanel(home=self.home)
+        keys_section = widgets.Accordion(children=[self.keys_panel], titles=("API keys",))
         super().__init__(children=[
             widgets.HTML("<b>Deployment</b>"),
             widgets.HBox([self._model, self._alias, self._start, self._stop, self._refresh]),
             self._status,
             widgets.HBox([self._sample]), self._answer,
             widgets.HBox([self._version, self._promote, self._rollback]),
-            self._message], **kwargs)
+            self._message, keys_section], **kwargs)
         self.add_class("workbench-deployment-panel")
         self.refresh()
 

@@ -17,8 +17,10 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..monitoring import Monitor
+from ..monitoring.usage import usage_report
 from .plots import figure_to_output
 from .dashboard_html import (alerts_html, drift_table_html, history_html, kpi_tile, versions_html)
+from .usage_view import usage_html
 
 WINDOWS = {"last minute": 60, "last 5 minutes": 300, "last 15 minutes": 900, "last hour": 3600}
 
@@ -75,6 +77,8 @@ class MonitoringDashboard(widgets.VBox):
         self._alerts.add_class("wb-alerts")
         self._history = widgets.HTML()
         self._history.add_class("wb-history")
+        self._usage = widgets.HTML()
+        self._usage.add_class("wb-usage-view")
         self._rollback_button = widgets.Button(description="Roll back production", icon="undo",
                                                button_style="warning")
         self._rollback_button.on_click(lambda _: self.rollback())
@@ -89,6 +93,7 @@ class MonitoringDashboard(widgets.VBox):
             self._alerts,
             self._charts,
             widgets.HBox([self._versions, self._drift], layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.VBox([widgets.HTML("<h4>Usage per consumer (this window)</h4>"), self._usage]),
             widgets.VBox([widgets.HTML("<h4>Version history</h4>"), self._history, *controls, self._message]),
         ])
         self.add_class("wb-dashboard")
@@ -163,9 +168,16 @@ class MonitoringDashboard(widgets.VBox):
             self._versions.value = versions_html(health)
             self._drift.value = drift_table_html(health.drift)
             self._history.value = history_html(self.monitor.registry.history(name)[-8:])
+            self._usage.value = usage_html(self.usage(snap.time))
             self._updated.value = f"<span class='wb-updated'>updated {time.strftime('%H:%M:%S', time.localtime(snap.time))}</span>"
         self._charts.outputs = (figure_to_output(_charts_figure(health)),)
         return snap
+
+    def usage(self, now: float | None = None) -> list:
+        """Usage per consumer (every model) over the current window, as :class:`UsageRow` s."""
+        now = time.time() if now is None else now
+        return usage_report(self.monitor.home, by="model", since=now - self._window.value,
+                            until=now + 1, period="all")
 
     def kpis_display(self, health) -> dict:
         """Each tile as (label, value text, note, tone)."""

@@ -19,6 +19,7 @@ import gc
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
@@ -36,6 +37,8 @@ from .auth import Authenticator
 from .batching import BatchConfig
 from .errors import ApiError, error_response
 from .keys import KeyStore
+from .jwt_auth import JwtConfig, JwtVerifier
+from .quota import QuotaStore
 from .metrics import ServingMetrics
 from .models_cache import ModelCache
 from .protocol import Limits
@@ -79,6 +82,10 @@ class ServingState:
         return ApiError(503, f"the registry could not answer: {type(exc).__name__}")
 
 
+#: seconds between writes of keys' last-use times (each worker coalesces its own)
+LAST_USED_INTERVAL = 60.0
+
+
 def _watch(state: ServingState, interval: float, preload: bool) -> None:
     """Worker thread: preload, mark ready, then follow key and alias changes."""
     if preload:
@@ -89,11 +96,17 @@ def _watch(state: ServingState, interval: float, preload: bool) -> None:
     # what exists now (modules, loaded models) lives as long as the worker: keep it out of the
     # garbage collector's full passes, which would otherwise stall requests for milliseconds
     gc.freeze()
+    if state.auth.jwt is not None:
+        state.auth.jwt.warm()
     state.ready.set()
+    next_touch = time.monotonic() + LAST_USED_INTERVAL
     while not state.stop.wait(interval):
         try:
             if state.auth.keys is not None:
                 state.auth.keys.poll()
+                if time.monotonic() >= next_touch:        # last-used times, coalesced
+                    state.auth.keys.flush_used()
+                    next_touch = time.monotonic() + LAST_USED_INTERVAL
             state.cache.poll()
             for name, version in state.cache.live().items():
                 state.metrics.set_live(name, version)
@@ -103,7 +116,8 @@ def _watch(state: ServingState, interval: float, preload: bool) -> None:
 
 def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
                input_fraction: float = 0.1, poll_interval: float = 0.2, max_versions: int = 8,
-               preload: bool = True, batching: BatchConfig | None = None) -> "ServingApp":
+               preload: bool = True, batching: BatchConfig | None = None,
+               jwt: JwtConfig | dict | None = None) -> "ServingApp":
     """Return the inference service of a workbench home as an ASGI app.
 
     Parameters
@@ -125,6 +139,8 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
     batching : BatchConfig, optional
         Adaptive batching of concurrent requests (off by default); registry tags
         ``serving.batch_max_rows`` / ``serving.batch_max_delay_ms`` of a version override it.
+    jwt : JwtConfig or dict, optional
+        Also accept an identity provider's JWTs (see :mod:`.jwt_auth`); needs ``auth``.
 
     Examples
     --------
@@ -138,6 +154,10 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         raise ValueError(f"poll_interval must be in (0, 1] seconds, got {poll_interval!r}")
     if not (isinstance(input_fraction, (int, float)) and 0 <= input_fraction <= 1):
         raise ValueError(f"input_fraction must be in [0, 1], got {input_fraction!r}")
+    if isinstance(jwt, dict):
+        jwt = JwtConfig(**jwt)
+    if jwt is not None and not auth:
+        raise ValueError("JWT checking needs authentication on; drop --no-auth")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -145,7 +165,9 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         # small, frequent flushes: the writer never holds the GIL long enough to stall requests
         log = PredictionLog(home / FILENAME, input_fraction=input_fraction, flush_interval=0.1)
         state = ServingState(
-            home=home, auth=Authenticator(KeyStore(home) if auth else None),
+            home=home, auth=Authenticator(
+                KeyStore(home) if auth else None, jwt=JwtVerifier(jwt) if jwt else None,
+                quotas=QuotaStore(home) if auth else None),
             cache=ModelCache(home, max_versions=max_versions, on_load=metrics.model_loaded,
                              batching=batching, on_batch=metrics.observe_batch),
             metrics=metrics, log=log, limits=limits, shadows=ShadowRunner(log, metrics))
@@ -163,6 +185,7 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
             state.cache.close()
             if state.auth.keys is not None:
                 state.auth.keys.close()
+                state.auth.quotas.close()
             metrics.worker_exit()
 
     app = FastAPI(title="MaaS Workbench inference service", description=DESCRIPTION,

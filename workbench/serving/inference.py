@@ -149,7 +149,7 @@ class InferenceEndpoint:
         arrived, start = time.time(), time.perf_counter()
         loaded = X = outputs = request_id = error = shadow = None
         rows, status, extra = 0, 200, None
-        authorization = declared = client_id = None
+        authorization = declared = client_id = key_id = None
         for key, value in scope["headers"]:
             if key == b"authorization":
                 authorization = value.decode("latin-1")
@@ -159,8 +159,11 @@ class InferenceEndpoint:
                 client_id = value.decode("latin-1")
         state.metrics.request_started()
         try:
-            state.auth.check(authorization, "predictor")
             params = scope["path_params"]
+            principal = state.auth.identify(authorization)
+            key_id = principal.id if state.auth.enabled else None
+            state.auth.authorize(principal, "predictor", params["name"])
+            state.auth.admit(principal)
             loaded = await get_model(state, params["name"], params.get("version"), routed=True)
             if type(loaded) is SplitRoute:
                 loaded, shadow = loaded.pick(client_id), loaded.shadow
@@ -173,6 +176,7 @@ class InferenceEndpoint:
                 parsed = parse_v1(payload, loaded.signature, state.limits)
             X = parsed.X
             rows = len(X)
+            state.auth.charge_rows(principal, rows)
             batcher = loaded.batcher
             if batcher is not None:
                 result = await batcher.run(X)
@@ -204,7 +208,8 @@ class InferenceEndpoint:
             state.metrics.observe(model, version, status, elapsed, rows)
             state.log.record(model=model, version=version, status=status, rows=rows,
                              latency_ms=1000.0 * elapsed, outputs=outputs, inputs=X, error=error,
-                             request_id=request_id, protocol=protocol, time_=arrived)
+                             request_id=request_id, protocol=protocol, time_=arrived,
+                             key_id=key_id)
             if shadow is not None and status == 200 and shadow is not loaded:
                 state.shadows.submit(shadow, X, loaded, outputs, request_id=request_id,
                                      protocol=protocol)

@@ -12,8 +12,9 @@ from starlette.responses import Response
 
 from .errors import ApiError, json_response
 from .inference import get_model, read_body
-from .protocol import parse_json
+from .key_options import parse_duration, parse_expiry
 from .keys import ROLES
+from .protocol import parse_json
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False, description="an API key: wb_<id>_<secret>")
@@ -21,9 +22,11 @@ SERVER_NAME = "workbench"
 
 
 def requires(role: str):
-    """A dependency that lets the request in if its key has ``role`` (or a higher one)."""
+    """A dependency that lets the request in if its key has ``role`` (or a higher one) and, on a
+    route naming a model, the model is in the key's scope."""
     async def check(request: Request, _=Security(_bearer)):
-        return request.app.state.serving.auth.require(request.headers, role)
+        return request.app.state.serving.auth.require(request.headers, role,
+                                                      request.path_params.get("name"))
     check.__name__ = f"requires_{role}"
     return check
 
@@ -162,6 +165,9 @@ async def load_model(request: Request, name: str):
 
 
 # -- keys (admin) ---------------------------------------------------------------------------
+_ADMIN = Depends(requires("admin"))
+
+
 def _keys(request: Request):
     keys = _state(request).auth.keys
     if keys is None:
@@ -173,32 +179,65 @@ def _keys(request: Request):
             dependencies=[Depends(requires("admin"))])
 async def list_keys(request: Request):
     keys = await run_in_threadpool(_keys(request).list)
-    return json_response({"keys": [{"id": k.id, "name": k.name, "role": k.role,
-                                    "created_at": k.created_at, "revoked_at": k.revoked_at}
-                                   for k in keys]})
+    return json_response({"keys": [k.to_json() for k in keys]})
 
 
 @router.post("/admin/keys", tags=["keys"], summary="Create an API key, shown once (admin)",
-             dependencies=[Depends(requires("admin"))],
              openapi_extra=_body_doc({"name": "app", "role": "predictor"}))
-async def create_key(request: Request):
+async def create_key(request: Request, admin=_ADMIN):
     store = _keys(request)
     body = await _json_body(request)
     name, role = body.get("name"), body.get("role")
     if role not in ROLES:
         raise ApiError(422, f"role must be one of {', '.join(ROLES)}, got {role!r:.40}")
     try:
-        key = await run_in_threadpool(store.create, name, role)
-    except ValueError as exc:
+        expires_at = parse_expiry(body.get("expires_at"), body.get("expires_in"))
+        key = await run_in_threadpool(
+            lambda: store.create(name, role, models=body.get("models"), expires_at=expires_at,
+                                 rate=body.get("rate"), burst=body.get("burst"),
+                                 daily_rows=body.get("daily_rows"), author=admin.name))
+    except (ValueError, TypeError) as exc:
         raise ApiError(409 if "already exists" in str(exc) else 422, str(exc)) from None
     return json_response({"name": name, "role": role, "key": key}, 201)
 
 
-@router.delete("/admin/keys/{name_or_id}", tags=["keys"], summary="Revoke an API key (admin)",
-               dependencies=[Depends(requires("admin"))])
-async def revoke_key(request: Request, name_or_id: str):
+@router.delete("/admin/keys/{name_or_id}", tags=["keys"], summary="Revoke an API key (admin)")
+async def revoke_key(request: Request, name_or_id: str, admin=_ADMIN):
     try:
-        key = await run_in_threadpool(_keys(request).revoke, name_or_id)
+        key = await run_in_threadpool(
+            lambda: _keys(request).revoke(name_or_id, author=admin.name))
     except LookupError as exc:
         raise ApiError(404, str(exc)) from None
     return json_response({"id": key.id, "name": key.name, "revoked_at": key.revoked_at})
+
+
+@router.post("/admin/keys/{name_or_id}/rotate", tags=["keys"],
+             summary="New secret for a key, shown once; the old one works for 'grace' (admin)",
+             openapi_extra=_body_doc({"grace": "1h"}))
+async def rotate_key(request: Request, name_or_id: str, admin=_ADMIN):
+    body = await _json_body(request)
+    try:
+        grace = parse_duration(body.get("grace", 0))
+        key = await run_in_threadpool(
+            lambda: _keys(request).rotate(name_or_id, grace=grace, author=admin.name))
+    except LookupError as exc:
+        raise ApiError(404, str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise ApiError(422, str(exc)) from None
+    return json_response({"name": name_or_id, "key": key, "grace_s": grace})
+
+
+@router.put("/admin/keys/{name_or_id}/limits", tags=["keys"],
+            summary="Set a key's rate, burst and daily rows (admin)",
+            openapi_extra=_body_doc({"rate": "50/s", "burst": 100, "daily_rows": 100000}))
+async def limit_key(request: Request, name_or_id: str, admin=_ADMIN):
+    body = await _json_body(request)
+    try:
+        key = await run_in_threadpool(lambda: _keys(request).limit(
+            name_or_id, rate=body.get("rate"), burst=body.get("burst"),
+            daily_rows=body.get("daily_rows"), author=admin.name))
+    except LookupError as exc:
+        raise ApiError(404, str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise ApiError(422, str(exc)) from None
+    return json_response(key.to_json())

@@ -50,12 +50,13 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
           log_level: str = "info", access_log: bool = False,
           exit_with_parent: int | None = None, batch_max_rows: int = 0,
           batch_max_delay_ms: float = 2.0, backend: str = "uvicorn", replicas: int = 1,
-          ray_address: str | None = None) -> None:
+          ray_address: str | None = None, jwt: dict | None = None) -> None:
     """Serve every model of a workbench home until interrupted.
 
     ``backend="uvicorn"`` runs ``workers`` uvicorn processes; ``backend="ray"`` runs the same app
     as ``replicas`` Ray Serve replicas, on a local Ray bound to ``host`` or on the cluster at
-    ``ray_address`` (see :mod:`.ray_backend`).
+    ``ray_address`` (see :mod:`.ray_backend`). ``jwt`` (the fields of
+    :class:`~.jwt_auth.JwtConfig`) also accepts an identity provider's JWTs.
 
     Raises
     ------
@@ -83,12 +84,20 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
     from .batching import BatchConfig
 
     BatchConfig(batch_max_rows, batch_max_delay_ms)       # refuse bad values before starting
+    if jwt:
+        from .jwt_auth import JwtConfig
+
+        if not auth:
+            raise ValueError("--jwt-issuer needs authentication on; drop --no-auth")
+        jwt = JwtConfig(**jwt).to_json()
     home = resolve_home(home)
     settings = {
         "home": str(home), "auth": auth, "input_fraction": input_fraction,
         "limits": {"max_rows": max_rows, "max_body_bytes": max_body_bytes},
         "batching": {"max_batch_rows": batch_max_rows, "max_delay_ms": batch_max_delay_ms},
         "log_level": log_level}
+    if jwt:
+        settings["jwt"] = jwt
     if backend not in ("uvicorn", "ray"):
         raise ValueError(f"backend must be 'uvicorn' or 'ray', got {backend!r}")
     if backend == "ray":
@@ -168,6 +177,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="join this Ray cluster (e.g. ray://head:10001 or auto) instead of "
                              "starting a local Ray on --host")
     parser.add_argument("--access-log", action="store_true", help="log every request line")
+    jwt = parser.add_argument_group(
+        "OAuth 2.0 / OIDC tokens", "also accept JWTs (RS256/ES256) from an identity provider")
+    jwt.add_argument("--jwt-issuer", metavar="ISS", help="required 'iss' of tokens")
+    jwt.add_argument("--jwt-audience", metavar="AUD", help="required 'aud' of tokens")
+    jwt.add_argument("--jwks-url", metavar="URL", help="the provider's JWKS (fetched, cached)")
+    jwt.add_argument("--jwks-file", metavar="FILE", help="a JWKS JSON file instead of a URL")
+    jwt.add_argument("--jwt-role-claim", default="role", metavar="CLAIM",
+                     help="claim holding the workbench role (dotted path; default 'role')")
+    jwt.add_argument("--jwt-models-claim", default=None, metavar="CLAIM",
+                     help="claim holding the models a token may use (default: all models)")
+    jwt.add_argument("--jwt-leeway", type=float, default=30.0, metavar="SECONDS",
+                     help="clock skew allowed on exp/nbf (default 30)")
     parser.add_argument("--exit-with-parent", type=int, default=None, help=argparse.SUPPRESS)
 
 
@@ -179,8 +200,20 @@ def run_args(args) -> int:
           max_body_bytes=args.max_body_bytes, log_level=args.log_level,
           access_log=args.access_log, exit_with_parent=args.exit_with_parent,
           batch_max_rows=args.batch_max_rows, batch_max_delay_ms=args.batch_max_delay_ms,
-          backend=args.backend, replicas=args.replicas, ray_address=args.ray_address)
+          backend=args.backend, replicas=args.replicas, ray_address=args.ray_address,
+          jwt=_jwt_settings(args))
     return 0
+
+
+def _jwt_settings(args) -> dict | None:
+    given = [args.jwt_issuer, args.jwt_audience, args.jwks_url, args.jwks_file]
+    if not any(given):
+        return None
+    if not (args.jwt_issuer and args.jwt_audience):
+        raise ValueError("JWT checking needs both --jwt-issuer and --jwt-audience")
+    return {"issuer": args.jwt_issuer, "audience": args.jwt_audience, "jwks_url": args.jwks_url,
+            "jwks_file": args.jwks_file, "role_claim": args.jwt_role_claim,
+            "models_claim": args.jwt_models_claim, "leeway": args.jwt_leeway}
 
 
 def main(argv=None) -> int:

@@ -4,7 +4,8 @@
 
 - :attr:`Store.registry` — models, versions, aliases, audit log (:mod:`.registry`);
 - :attr:`Store.keys` — hashed API keys (:mod:`.keys`);
-- :attr:`Store.predictions` — prediction log, roll-ups and alert state (:mod:`.predictions`).
+- :attr:`Store.predictions` — prediction log, roll-ups and alert state (:mod:`.predictions`);
+- :attr:`Store.quotas` — per-key quota state shared by worker processes (:mod:`.quotas`).
 
 Backends: SQLite files in the home (``registry.db`` holds registry and keys, ``predictions.db``
 the log; the default) or one PostgreSQL database for everything, chosen by a store URL
@@ -19,10 +20,12 @@ from pathlib import Path
 
 from . import keys as _keys
 from . import predictions as _predictions
+from . import quotas as _quotas
 from . import registry as _registry
 from .keys import ConflictError, KeyTables
 from .migrations import Migration, SchemaError, migrate
 from .predictions import PredictionTables
+from .quotas import QuotaTables
 from .registry import RegistryTables
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "KeyTables",
     "Migration",
     "PredictionTables",
+    "QuotaTables",
     "RegistryTables",
     "SchemaError",
     "Store",
@@ -46,6 +50,7 @@ COMPONENTS = {
     "registry": ("registry.db", _registry.MIGRATIONS),
     "keys": ("registry.db", _keys.MIGRATIONS),
     "predictions": ("predictions.db", _predictions.MIGRATIONS),
+    "quotas": ("quota.db", _quotas.MIGRATIONS),
 }
 
 
@@ -90,7 +95,8 @@ class Store:
         self.url = resolve_url(url)
         self.readonly = readonly
         self._paths = {"registry.db": self.home / "registry.db",
-                       "predictions.db": Path(predictions_path or self.home / "predictions.db")}
+                       "predictions.db": Path(predictions_path or self.home / "predictions.db"),
+                       "quota.db": self.home / "quota.db"}
         self._dbs: dict = {}
         self._tables: dict = {}
         self._lock = threading.Lock()
@@ -116,6 +122,10 @@ class Store:
     def predictions(self) -> PredictionTables:
         return self._open("predictions", PredictionTables)
 
+    @property
+    def quotas(self) -> QuotaTables:
+        return self._open("quotas", QuotaTables)
+
     def exists(self, component: str) -> bool:
         """SQLite: whether the component's file exists; PostgreSQL: always True."""
         return self.url is not None or self._paths[COMPONENTS[component][0]].exists()
@@ -132,7 +142,7 @@ class Store:
             else:
                 from .sqlite import SQLiteDatabase
 
-                synchronous = "NORMAL" if filename == "predictions.db" else "FULL"
+                synchronous = "NORMAL" if filename in ("predictions.db", "quota.db") else "FULL"
                 self._dbs[key] = SQLiteDatabase(self._paths[filename], synchronous=synchronous,
                                                 readonly=self.readonly)
         return self._dbs[key]

@@ -13,7 +13,7 @@ from .rollups import RollupReads
 
 #: every column of ``predictions`` but ``id``, in order
 COLUMNS = ("time", "request_id", "model", "version", "protocol", "status", "latency_ms",
-           "rows", "outputs", "inputs", "error", "role", "shadow_of", "agreement")
+           "rows", "outputs", "inputs", "error", "role", "shadow_of", "agreement", "key_id")
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -77,10 +77,29 @@ _POSTGRESQL_V1 = _V1.format(
     shadow_columns=",\n    role TEXT,\n    shadow_of INTEGER,\n    agreement DOUBLE PRECISION",
 ) + ";\n" + _SHADOW_INDEX
 
+def _sqlite_v2(conn) -> None:
+    if "key_id" not in {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}:
+        conn.execute("ALTER TABLE predictions ADD COLUMN key_id TEXT")
+
+
 #: the prediction log's schema, oldest first (append to change it)
 MIGRATIONS = [
     Migration(1, "predictions, per-second roll-ups, alert state", _sqlite_v1, _POSTGRESQL_V1),
+    Migration(2, "predictions.key_id: the caller's public key id (usage metering)", _sqlite_v2,
+              "ALTER TABLE predictions ADD COLUMN IF NOT EXISTS key_id TEXT"),
 ]
+#: a period's label from ``time`` (UNIX seconds), per backend
+_PERIODS = {
+    "sqlite": {"day": "strftime('%Y-%m-%d', time, 'unixepoch')",
+               "hour": "strftime('%Y-%m-%dT%H', time, 'unixepoch')",
+               "month": "strftime('%Y-%m', time, 'unixepoch')", "all": "'all'"},
+    "postgresql": {"day": "to_char(to_timestamp(time) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                   "hour": "to_char(to_timestamp(time) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')",
+                   "month": "to_char(to_timestamp(time) AT TIME ZONE 'UTC', 'YYYY-MM')",
+                   "all": "'all'"},
+}
+#: the columns usage can be grouped by
+USAGE_GROUPS = ("key_id", "model", "version")
 
 _INSERT = (f"INSERT INTO predictions ({', '.join(COLUMNS)}) "
            f"VALUES ({', '.join('?' * len(COLUMNS))})")
@@ -191,6 +210,31 @@ class PredictionTables(RollupReads):
             "SELECT version, status, latency_ms, agreement, outputs FROM predictions "
             "WHERE role = 'shadow' AND model = ? AND time >= ? AND time < ? ORDER BY time DESC "
             "LIMIT ?", (model, lo, hi + 1, int(limit)))
+
+    def usage(self, group, *, period="day", since=None, until=None) -> list:
+        """Client requests (shadow copies left out) added up per period and ``group`` (a tuple
+        of :data:`USAGE_GROUPS`): rows ``(period, *group, requests, rows of answered requests,
+        errors (status >= 400), sum of latency_ms)``, ordered by period then group."""
+        group = tuple(group)
+        if not group or any(g not in USAGE_GROUPS for g in group):
+            raise ValueError(f"usage groups must be among {USAGE_GROUPS}, got {group}")
+        label = _PERIODS[self.db.dialect][period]
+        cols = ", ".join(group)
+        if self.db.dialect == "sqlite" and "key_id" not in self.db.columns("predictions"):
+            cols = cols.replace("key_id", "NULL AS key_id")    # a read-only log of schema 1
+        where, args = ["(role IS NULL OR role <> 'shadow')"], []
+        if since is not None:
+            where.append("time >= ?")
+            args.append(float(since))
+        if until is not None:
+            where.append("time < ?")
+            args.append(float(until))
+        keys = ", ".join(str(i + 1) for i in range(len(group) + 1))
+        sql = (f"SELECT {label} AS period, {cols}, COUNT(*), "
+               f"COALESCE(SUM(CASE WHEN status < 400 THEN rows ELSE 0 END), 0), "
+               f"SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), COALESCE(SUM(latency_ms), 0) "
+               f"FROM predictions WHERE {' AND '.join(where)} GROUP BY {keys} ORDER BY {keys}")
+        return [tuple(r) for r in self.db.query(sql, args)]
 
     # -- alert state ---------------------------------------------------------------------------
     def alert_transaction(self):
