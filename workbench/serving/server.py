@@ -100,6 +100,12 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
         settings["jwt"] = jwt
     if backend not in ("uvicorn", "ray"):
         raise ValueError(f"backend must be 'uvicorn' or 'ray', got {backend!r}")
+    from .preflight import check_port, home_warnings
+
+    if backend == "uvicorn":
+        check_port(host, port)         # before any model is loaded
+    for warning in home_warnings(home, auth=auth):
+        print(f"workbench serve: warning: {warning}", file=sys.stderr, flush=True)
     if backend == "ray":
         return _serve_ray(settings, host, port, replicas, ray_address, ssl_certfile,
                           exit_with_parent)
