@@ -91,8 +91,27 @@ def test_simulator_reports_an_unreachable_service():
     from workbench.serving.endpoint import free_port
 
     X = np.ones((3, 2))
-    result = simulate(f"http://127.0.0.1:{free_port()}", "m", X, rps=20, duration=0.3)
-    assert result.sent > 0 and result.failures == result.sent and result.statuses == {}
+    # bounded by max_requests, not by a short duration (a busy machine may need a while to send one)
+    result = simulate(f"http://127.0.0.1:{free_port()}", "m", X, rps=20, duration=30, max_requests=3)
+    assert result.sent == 3 and result.failures == 3 and result.statuses == {}
+    assert "answers none; no answer: 3" in str(result)
+
+
+def test_simulate_command_hints_when_nothing_answers(tmp_path):
+    import subprocess
+    import sys
+
+    from serving_helpers import make_home
+    from workbench.serving.endpoint import free_port
+
+    make_home(tmp_path)
+    url = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run([sys.executable, "-m", "workbench.cli", "simulate", "--home", str(tmp_path),
+                             "--model", "iris", "--url", url, "--duration", "1", "--rps", "5"],
+                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert f"nothing answered at {url}: is the service running there?" in result.stderr
+    assert "workbench serve --home" in result.stderr
 
 
 def test_dashboard_rolls_back_through_the_service_with_a_maintainer_key(digits_service):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 #: data sets the simulator can draw rows from, by the number of features a model takes
 _BY_WIDTH = {64: "digits", 4: "iris", 30: "breast_cancer", 13: "wine", 10: "diabetes"}
@@ -75,4 +76,8 @@ def run(args) -> int:
             store.revoke(temporary)
             store.close()
     print(result)
+    if result.failures and not result.statuses:
+        print(f"workbench simulate: nothing answered at {args.url}: is the service running there? "
+              f"Start it with `workbench serve --home {home}` (or `make demo`), or point --url at it.",
+              file=sys.stderr)
     return 0 if result.failures == 0 else 1

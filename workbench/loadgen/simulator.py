@@ -39,7 +39,7 @@ class SimulationResult:
         return self.statuses.get(200, 0)
 
     def __str__(self) -> str:
-        codes = ", ".join(f"{code}: {n}" for code, n in sorted(self.statuses.items()))
+        codes = ", ".join(f"{code}: {n}" for code, n in sorted(self.statuses.items())) or "none"
         return (f"sent {self.sent} requests in {self.duration_s:.1f} s ({self.bad_sent} bad on purpose); "
                 f"answers {codes}; no answer: {self.failures}")
 
