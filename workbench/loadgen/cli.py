@@ -12,12 +12,14 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "simulate", help="send realistic traffic (optionally drifting, with bad requests) to a service",
         description="Draw rows from a data set and send them to a running service at a steady rate. "
-                    "The key comes from --key or $WORKBENCH_API_KEY; without either, a temporary "
+                    "The key comes from $WORKBENCH_API_KEY or --key-file (never from the command "
+                    "line, where other users could read it); without either, a temporary "
                     "predictor key is created in the home and revoked at the end.")
     p.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
     p.add_argument("--model", required=True, help="model name to call")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="service URL (default %(default)s)")
-    p.add_argument("--key", default=None, help="a predictor API key (default: $WORKBENCH_API_KEY)")
+    p.add_argument("--key-file", default=None, metavar="PATH",
+                   help="a file holding a predictor API key (default: $WORKBENCH_API_KEY)")
     p.add_argument("--rps", type=float, default=20.0, help="requests per second (default %(default)s)")
     p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default %(default)s)")
     p.add_argument("--drift", type=float, default=0.0,
@@ -48,13 +50,27 @@ def dataset_for(home, model: str, dataset: str | None):
     return load_dataset(dataset).X
 
 
+def read_key(key_file: str | None) -> str | None:
+    """The API key from ``key_file`` (its first line), else ``$WORKBENCH_API_KEY``, else None."""
+    if key_file:
+        try:
+            with open(key_file, encoding="utf-8") as f:
+                key = f.readline().strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read the key file {key_file}: {exc.strerror}") from None
+        if not key:
+            raise ValueError(f"the key file {key_file} is empty")
+        return key
+    return os.environ.get("WORKBENCH_API_KEY") or None
+
+
 def run(args) -> int:
     from ..home import resolve_home
     from .simulator import TrafficSimulator
 
     home = resolve_home(args.home)
     X = dataset_for(home, args.model, args.dataset)
-    key, temporary = args.key or os.environ.get("WORKBENCH_API_KEY"), None
+    key, temporary = read_key(args.key_file), None
     if not key:
         from ..serving.keys import KeyStore
 

@@ -38,9 +38,23 @@ key_id         TEXT     who called: the API key's public id (never the secret), 
 
 Shadow rows are not added to the roll-ups (they are not client traffic); the monitor reads them
 from this table through a partial index.
+
+Nothing is dropped silently
+---------------------------
+The writer thread survives any exception. A record that cannot be written (a value the
+database or JSON refuses) is skipped, counted in ``drops_["unwritable"]``, reported in the
+server log with the reason, to the ``on_drop`` callback (the server's ``/metrics`` counter
+``workbench_prediction_log_dropped_total{reason}``) and in the ``log_health`` table that
+``Monitor.log_health()`` reads. The queue holds at most ``max_queue`` records (default 100,000,
+about 2 minutes at 1,000 requests/s with a stalled disk); a record arriving when it is full is
+dropped and counted as ``queue_full``. While the database is locked or the disk is full the
+batch stays queued and is retried. :meth:`PredictionLog.close` (the server's shutdown, SIGTERM
+included) writes everything queued. Rows older than the :class:`~.upkeep.Retention` window are
+pruned in the background.
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import random
@@ -53,8 +67,11 @@ import numpy as np
 import orjson
 
 from ..store import Store
-from . import rollup
+from . import rollup, upkeep
+from .upkeep import Retention  # noqa: F401 - this module's API
 from .reader import COLUMNS, PredictionRecord, read_predictions  # noqa: F401 - this module's API
+
+logger = logging.getLogger("workbench.monitoring")
 
 #: file name of the log inside a workbench home
 FILENAME = "predictions.db"
@@ -111,7 +128,7 @@ def _json_list(value):
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
-class PredictionLog:
+class PredictionLog(upkeep.WriterCare):
     """Batched, thread-backed writer of ``predictions.db``.
 
     Parameters
@@ -125,10 +142,14 @@ class PredictionLog:
     flush_interval : float, default=0.25
         Seconds between background writes.
     max_queue : int, default=100_000
-        Records beyond this many waiting ones are dropped (and counted in ``dropped_``), so a
-        stuck disk never grows memory without bound.
+        Records beyond this many waiting ones are dropped (and counted in ``dropped_`` and
+        ``drops_["queue_full"]``), so a stuck disk never grows memory without bound.
     random_state : int or None
         Seed of the input sampler.
+    retention : Retention, optional
+        Pruning of old rows by the writer thread (default: none; the server keeps 30 days).
+    on_drop : callable(reason, n), optional
+        Called whenever records are dropped (``"queue_full"`` or ``"unwritable"``).
     store : str or None
         Store URL (``postgresql://…``): log there instead of the file ``path``;
         ``$WORKBENCH_STORE`` when None.
@@ -145,7 +166,7 @@ class PredictionLog:
 
     def __init__(self, path, *, input_fraction: float = 0.1, max_input_rows: int = 100,
                  flush_interval: float = 0.25, max_queue: int = 100_000, random_state=None,
-                 store: str | None = None):
+                 store: str | None = None, retention: Retention | None = None, on_drop=None):
         if not (isinstance(input_fraction, (int, float)) and 0.0 <= input_fraction <= 1.0):
             raise ValueError(f"input_fraction must be a number in [0, 1], got {input_fraction!r}")
         if not (isinstance(max_input_rows, int) and max_input_rows >= 0):
@@ -158,7 +179,15 @@ class PredictionLog:
         self.flush_interval = float(flush_interval)
         self.max_queue = int(max_queue)
         self.dropped_ = 0
+        self.drops_ = {"queue_full": 0, "unwritable": 0}
+        self.last_drop_reason_ = None
         self.written_ = 0
+        self.retention = retention or Retention(days=None)
+        self.on_drop = on_drop
+        self._started = time.time()
+        self._last_drop_at = None
+        self._reported = 0
+        self._next_prune = time.monotonic() + min(5.0, self.retention.interval)
         self._rng = random.Random(random_state)
         self._queue: deque = deque()
         self._wake = threading.Event()
@@ -186,7 +215,7 @@ class PredictionLog:
         if self._closed:
             return
         if len(self._queue) >= self.max_queue:
-            self.dropped_ += 1
+            self._dropped("queue_full", f"the queue holds {self.max_queue} records")
             return
         if inputs is not None and (error is not None or self._rng.random() >= self.input_fraction):
             inputs = None
@@ -208,7 +237,7 @@ class PredictionLog:
                     chunk.append(self._queue.popleft())
                 except IndexError:  # pragma: no cover - raced with the writer thread
                     break
-            written += self._write(chunk)
+            written += self._write_or_skip(chunk)
             time.sleep(0)
         return written
 
@@ -244,7 +273,12 @@ class PredictionLog:
             self._wake.wait(self.flush_interval)
             try:
                 self.flush()
-            except self._tables.db.OperationalError:  # disk full, locked: retry next tick
+                self._upkeep()
+            except self._tables.db.OperationalError as exc:  # disk full, locked: retry
+                logger.warning("prediction log: write failed (%s); retrying", exc)
+                time.sleep(self.flush_interval)
+            except Exception:  # noqa: BLE001 - the writer must never die
+                logger.exception("prediction log: writer error; continuing")
                 time.sleep(self.flush_interval)
 
     def close(self) -> None:
@@ -254,7 +288,21 @@ class PredictionLog:
         self._closed = True
         self._wake.set()
         self._thread.join(timeout=10)
-        self.flush()
+        for _ in range(3):      # a locked database gets a few more tries
+            try:
+                self.flush()
+                break
+            except self._tables.db.OperationalError as exc:
+                logger.warning("prediction log: final flush failed (%s); retrying", exc)
+                time.sleep(0.5)
+        if self._queue:
+            self._dropped("unwritable", "the log closed with records it could not write",
+                          len(self._queue))
+            self._queue.clear()
+        try:
+            self._upkeep_health_only()
+        except Exception:  # noqa: BLE001 - closing anyway
+            logger.exception("prediction log: could not record its health")
         self.store.close()
 
     def __enter__(self):

@@ -16,6 +16,7 @@ import orjson
 
 from ..home import resolve_home
 from . import alerts as _alerts
+from . import upkeep as _upkeep
 from .drift import DriftReport, drift_report
 from .log import FILENAME, open_tables
 from .rollup import percentile_from_buckets
@@ -153,6 +154,12 @@ class Monitor:
             return aliases.get("production") or self.registry.resolve(model)
         except LookupError:
             return None
+
+    def log_health(self, *, window: float = 3600.0, now: float | None = None) -> dict:
+        """Whether the prediction log is complete: ``{"healthy", "dropped", "last_reason",
+        "last_drop_at", "status"}``; unhealthy when a record was dropped in the last ``window``
+        seconds (``status`` is "log healthy" or "N records dropped (last: reason)")."""
+        return _upkeep.read_health(self._tables, window=window, now=now)
 
     # -- traffic -----------------------------------------------------------------------------
     def health(self, model: str, *, window: float = 300, now: float | None = None,

@@ -29,18 +29,19 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ..home import resolve_home
-from ..monitoring.log import FILENAME, PredictionLog
+from ..monitoring.log import FILENAME, PredictionLog, Retention
 from ..registry import (AliasInUseError, ArchivedVersionError, IntegrityError, InvalidInputError,
                         InvalidNameError, NothingToRollBackError)
 from . import inference, openapi
 from .auth import Authenticator
 from .batching import BatchConfig
 from .errors import ApiError, error_response
+from .guard import check as loopback_guard_check
 from .keys import KeyStore
 from .jwt_auth import JwtConfig, JwtVerifier
 from .quota import QuotaStore
 from .metrics import ServingMetrics
-from .models_cache import ModelCache
+from .models_cache import ColdLoadLimitError, ModelCache
 from .protocol import Limits
 from .management import router as management_router
 from .routes import router
@@ -72,14 +73,23 @@ class ServingState:
         """Map a registry exception to the status a client should see (no server paths)."""
         if isinstance(exc, ApiError):
             return exc
+        if isinstance(exc, ColdLoadLimitError):
+            return ApiError(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
         if isinstance(exc, IntegrityError):
-            return ApiError(503, f"the model cannot be served: {exc}")
+            return ApiError(503, f"the model cannot be served: {self.no_paths(exc)}")
         if isinstance(exc, (NothingToRollBackError, ArchivedVersionError, AliasInUseError)):
-            return ApiError(409, str(exc))
+            return ApiError(409, self.no_paths(exc))
         if isinstance(exc, (LookupError, InvalidNameError, InvalidInputError)):
-            return ApiError(404, str(exc).replace(f" in {self.home}", ""))
+            return ApiError(404, self.no_paths(str(exc).replace(f" in {self.home}", "")))
         logger.exception("registry error", exc_info=exc)
         return ApiError(503, f"the registry could not answer: {type(exc).__name__}")
+
+    def no_paths(self, message) -> str:
+        """``message`` without the server's file paths (the home becomes ``<home>``)."""
+        return _ABSOLUTE_PATH.sub("<path>", str(message).replace(str(self.home), "<home>"))
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.@+-]+/)+[\w.@+-]*")
 
 
 #: seconds between writes of keys' last-use times (each worker coalesces its own)
@@ -117,7 +127,10 @@ def _watch(state: ServingState, interval: float, preload: bool) -> None:
 def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
                input_fraction: float = 0.1, poll_interval: float = 0.2, max_versions: int = 8,
                preload: bool = True, batching: BatchConfig | None = None,
-               jwt: JwtConfig | dict | None = None) -> "ServingApp":
+               jwt: JwtConfig | dict | None = None,
+               loopback_guard: bool | None = None, retention_days: float | None = 30.0,
+               retention_max_bytes: int | None = None, max_cold_loads: int = 30,
+               log_max_queue: int = 100_000) -> "ServingApp":
     """Return the inference service of a workbench home as an ASGI app.
 
     Parameters
@@ -141,6 +154,19 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         ``serving.batch_max_rows`` / ``serving.batch_max_delay_ms`` of a version override it.
     jwt : JwtConfig or dict, optional
         Also accept an identity provider's JWTs (see :mod:`.jwt_auth`); needs ``auth``.
+    loopback_guard : bool, optional
+        Refuse requests whose ``Host`` is not loopback (403) and state-changing requests that
+        are not ``application/json`` (415); see :mod:`.guard`. On by default when ``auth`` is
+        off (the guard belongs to the app, whatever started it).
+    retention_days, retention_max_bytes : float, int, optional
+        How long (default 30 days) and up to what size rows stay in ``predictions.db``; older
+        rows are pruned in the background (see :class:`~workbench.monitoring.log.Retention`).
+        None keeps them.
+    max_cold_loads : int, default=30
+        Versions addressed by number loaded per minute at most (429 beyond; see
+        :class:`.models_cache.ModelCache`).
+    log_max_queue : int, default=100_000
+        Records waiting for the prediction-log writer; beyond, records are dropped and counted.
 
     Examples
     --------
@@ -159,17 +185,23 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
     if jwt is not None and not auth:
         raise ValueError("JWT checking needs authentication on; drop --no-auth")
 
+    retention = Retention(days=retention_days, max_bytes=retention_max_bytes)
+    guard = (not auth) if loopback_guard is None else bool(loopback_guard)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         metrics = ServingMetrics()
         # small, frequent flushes: the writer never holds the GIL long enough to stall requests
-        log = PredictionLog(home / FILENAME, input_fraction=input_fraction, flush_interval=0.1)
+        log = PredictionLog(home / FILENAME, input_fraction=input_fraction, flush_interval=0.1,
+                            max_queue=log_max_queue, retention=retention,
+                            on_drop=metrics.log_dropped)
         state = ServingState(
             home=home, auth=Authenticator(
                 KeyStore(home) if auth else None, jwt=JwtVerifier(jwt) if jwt else None,
                 quotas=QuotaStore(home) if auth else None),
             cache=ModelCache(home, max_versions=max_versions, on_load=metrics.model_loaded,
-                             batching=batching, on_batch=metrics.observe_batch),
+                             batching=batching, on_batch=metrics.observe_batch,
+                             max_cold_loads=max_cold_loads),
             metrics=metrics, log=log, limits=limits, shadows=ShadowRunner(log, metrics))
         app.state.serving = state
         watcher = threading.Thread(target=_watch, args=(state, poll_interval, preload),
@@ -208,7 +240,7 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
                 routes=app.routes))
         return app.openapi_schema
     app.openapi = custom_openapi
-    return ServingApp(app)
+    return ServingApp(app, guard=guard)
 
 
 class ServingApp:
@@ -222,8 +254,9 @@ class ServingApp:
     _HOT = (re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer$"),
             re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?:predict$"))
 
-    def __init__(self, api: FastAPI):
+    def __init__(self, api: FastAPI, *, guard: bool = False):
         self.api = api
+        self.guard = guard
 
     def __getattr__(self, name):
         return getattr(self.api, name)
@@ -232,6 +265,11 @@ class ServingApp:
         return f"<ServingApp {self.api.title!r}>"
 
     async def __call__(self, scope, receive, send) -> None:
+        if self.guard and scope["type"] == "http":
+            refused = loopback_guard_check(scope)
+            if refused is not None:
+                await refused.response()(scope, receive, send)
+                return
         if scope["type"] == "http" and scope["method"] == "POST":
             path = scope["path"]
             if path.endswith("/infer"):

@@ -141,7 +141,7 @@ class Client:
 
     def rollback(self, name: str, alias: str) -> dict:
         """Move ``alias`` back to its previous version (maintainer key)."""
-        return self.request("POST", f"/v2/models/{name}/aliases/{alias}/rollback")
+        return self.request("POST", f"/v2/models/{name}/aliases/{alias}/rollback", json={})
 
     def canary(self, name: str, alias: str, weights: dict) -> dict:
         """Split ``alias`` between versions, e.g. ``{3: 0.9, 4: 0.1}`` (maintainer key)."""
@@ -155,7 +155,7 @@ class Client:
 
     def abort(self, name: str, alias: str) -> dict:
         """End ``alias``'s split: all traffic back to its primary (maintainer key)."""
-        return self.request("POST", f"/v2/models/{name}/aliases/{alias}/abort")
+        return self.request("POST", f"/v2/models/{name}/aliases/{alias}/abort", json={})
 
     def shadow(self, name: str, alias: str, version: int | None) -> dict:
         """Copy ``alias``'s traffic to ``version`` (None stops it) (maintainer key)."""

@@ -42,9 +42,20 @@ def json_response(content, status: int = 200, headers=None) -> Response:
                     media_type="application/json", headers=headers)
 
 
+def error_body(message: str, model_version=None) -> bytes:
+    """``{"error": message[, "model_version": ...]}`` as JSON bytes; a message holding a lone
+    surrogate (echoed client input) is escaped instead of failing."""
+    content = {"error": message}
+    if model_version is not None:
+        content["model_version"] = str(model_version)
+    try:
+        return orjson.dumps(content)
+    except TypeError:
+        content["error"] = message.encode("utf-8", "backslashreplace").decode("utf-8")
+        return orjson.dumps(content)
+
+
 def error_response(status: int, message: str, *, model_version=None, headers=None) -> Response:
     """Return ``{"error": message}`` (plus ``model_version`` when known) with ``status``."""
-    body = {"error": message}
-    if model_version is not None:
-        body["model_version"] = str(model_version)
-    return json_response(body, status, headers)
+    return Response(error_body(message, model_version), status_code=status,
+                    media_type="application/json", headers=headers)

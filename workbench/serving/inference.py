@@ -13,10 +13,11 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from .errors import ApiError
+from .errors import ApiError, error_body
 from .routing import SplitRoute
 from .shadow import outputs_of
 from .protocol import parse_json, parse_v1, parse_v2, v2_datatype
+from .safety import THREAD_BODY_BYTES
 
 logger = logging.getLogger("workbench.serving")
 
@@ -84,6 +85,24 @@ async def get_model(state, name: str, raw_selector, *, routed: bool = False):
     if not routed and type(loaded) is SplitRoute:
         return loaded.primary
     return loaded
+
+
+def parse_body(protocol: str, raw: bytes, loaded, limits):
+    """Parse and validate a v2 or v1 body for ``loaded``; any failure is an :class:`ApiError`.
+
+    The parsers raise only ``ApiError`` (fuzzed by the tests); anything else they raised would
+    still be the client's input, so it is answered 422 and logged as a bug of ours."""
+    try:
+        payload = parse_json(raw)
+        if protocol == "v2":
+            return parse_v2(payload, loaded.signature, limits, loaded.output_names)
+        return parse_v1(payload, loaded.signature, limits)
+    except ApiError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        logger.exception("the request parser failed on client input")
+        raise ApiError(422, f"the request could not be read as input tensors "
+                            f"({type(exc).__name__})") from None
 
 
 def _v2_content(loaded, rows, request_id, result, wanted):
@@ -167,13 +186,13 @@ class InferenceEndpoint:
             loaded = await get_model(state, params["name"], params.get("version"), routed=True)
             if type(loaded) is SplitRoute:
                 loaded, shadow = loaded.pick(client_id), loaded.shadow
-            payload = parse_json(await receive_body(receive, declared,
-                                                    state.limits.max_body_bytes))
-            if protocol == "v2":
-                parsed = parse_v2(payload, loaded.signature, state.limits, loaded.output_names)
-                request_id = parsed.id
+            raw = await receive_body(receive, declared, state.limits.max_body_bytes)
+            if len(raw) > THREAD_BODY_BYTES:    # a big body: parse it off the event loop
+                parsed = await run_in_threadpool(parse_body, protocol, raw, loaded, state.limits)
             else:
-                parsed = parse_v1(payload, loaded.signature, state.limits)
+                parsed = parse_body(protocol, raw, loaded, state.limits)
+            if protocol == "v2":
+                request_id = parsed.id
             X = parsed.X
             rows = len(X)
             state.auth.charge_rows(principal, rows)
@@ -216,10 +235,7 @@ class InferenceEndpoint:
 
 
 def _error_body(message: str, loaded) -> bytes:
-    content = {"error": message}
-    if loaded is not None:
-        content["model_version"] = str(loaded.version)
-    return orjson.dumps(content)
+    return error_body(message, None if loaded is None else loaded.version)
 
 
 infer_v2 = InferenceEndpoint("v2")

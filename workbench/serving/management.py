@@ -12,6 +12,7 @@ from ..registry.traffic import check_weights
 from .errors import ApiError, json_response
 from .inference import read_body
 from .protocol import parse_json
+from .safety import client_text
 from .routes import _body_doc, _json_body, _state, requires, route_json
 
 router = APIRouter()
@@ -62,8 +63,13 @@ async def _alias_change(request: Request, name: str, alias: str, act, conflict: 
 async def set_alias(request: Request, name: str, alias: str):
     body = await _json_body(request)
     if "weights" in body:
+        weights = body["weights"]
+        if isinstance(weights, dict) and not all(_small_version(v) for v in weights):
+            raise ApiError(422, "weights must be keyed by version numbers (positive integers "
+                                "below 2**62), got keys "
+                                f"{client_text(', '.join(map(str, weights)), 80)}")
         try:
-            weights = check_weights(body["weights"])
+            weights = check_weights(weights)
         except InvalidInputError as exc:
             raise ApiError(422, str(exc)) from None
         return await _alias_change(request, name, alias,
@@ -74,17 +80,24 @@ async def set_alias(request: Request, name: str, alias: str):
                                lambda reg: reg.set_alias(name, alias, version).version)
 
 
+def _small_version(key) -> bool:
+    """Whether a JSON key or value is a version number the registry can store (< 2**62)."""
+    if isinstance(key, str):
+        return key.isascii() and key.isdigit() and len(key) <= 18
+    return type(key) is int and 1 <= key < 2**62
+
+
 def _version_field(body: dict, field: str, optional: bool = False):
     version = body.get(field)
     if version is None and optional:
         return None
-    if isinstance(version, str) and version.isdigit():
+    if isinstance(version, str) and _small_version(version):
         version = int(version)
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**62:
         raise ApiError(422, f"body must be {{\"{field}\": <positive integer>"
                             f"{' or null' if optional else ''}}}"
                             + ("" if optional else " or {\"weights\": {version: share}}")
-                            + f", got {str(body)[:80]}")
+                            + f", got {client_text(body, 80)}")
     return version
 
 

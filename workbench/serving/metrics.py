@@ -27,6 +27,9 @@ Metrics
     time each batched request waited in the queue before its batch ran.
 ``workbench_shadow_requests_total{model,version,result}``
     copies of live requests answered by a shadow version (``ok``, ``error``, ``dropped``).
+``workbench_prediction_log_dropped_total{reason}``
+    prediction-log records dropped: ``queue_full`` (the writer's queue was full) or
+    ``unwritable`` (a record SQLite or JSON refused; the server log says why).
 """
 from __future__ import annotations
 
@@ -151,6 +154,11 @@ class ServingMetrics:
         self.shadow = Counter("workbench_shadow_requests", "Copies of live requests answered "
                               "by a shadow version.", ["model", "version", "result"],
                               registry=own)
+        self.log_drops = Counter("workbench_prediction_log_dropped", "Prediction-log records "
+                                 "dropped (queue full, or a record that could not be written).",
+                                 ["reason"], registry=own)
+        for reason in ("queue_full", "unwritable"):
+            self.log_drops.labels(reason)       # shown as 0 until something is dropped
         self._children: dict = {}
         self._active = 0
         if not self.multiprocess:   # read at scrape time: nothing to do per request
@@ -208,6 +216,10 @@ class ServingMetrics:
     def shadow_done(self, model: str, version: int, result: str) -> None:
         """Count one shadow call (``ok``, ``error`` or ``dropped``)."""
         self.shadow.labels(model, str(version), result).inc()
+
+    def log_dropped(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` prediction-log records dropped for ``reason`` (any thread)."""
+        self.log_drops.labels(reason).inc(n)
 
     def model_loaded(self, model: str, version: int, ok: bool) -> None:
         """Count one model load attempt."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import numpy as np
 
@@ -98,6 +98,18 @@ def _label_table(classes):
     return "BYTES", None
 
 
+class ArchivedVersionRequested(LookupError):
+    """A request named an archived version by number (answered 404)."""
+
+
+class ColdLoadLimitError(RuntimeError):
+    """Too many versions addressed by number had to be loaded lately (answered 429)."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ModelCache:
     """Per-worker cache of loaded versions and of what each selector resolves to.
 
@@ -114,10 +126,18 @@ class ModelCache:
         Server-wide batching; each version's registry tags may override it.
     on_batch : callable(name, version, rows, waits), optional
         Called after every merged batch (metrics).
+    max_cold_loads : int, default=30
+        Versions addressed by number that are not loaded may be loaded at most this many times
+        per ``cold_load_window`` seconds; beyond that a request gets
+        :class:`ColdLoadLimitError` (429 with ``Retry-After``), so cycling through more
+        versions than ``max_versions`` cannot make the worker load weights without end. Loads
+        run one at a time (a lock), so at most one is in progress per worker.
+    cold_load_window : float, default=60
     """
 
     def __init__(self, home, *, max_versions: int = 8, on_load=None,
-                 batching: BatchConfig | None = None, on_batch=None):
+                 batching: BatchConfig | None = None, on_batch=None, max_cold_loads: int = 30,
+                 cold_load_window: float = 60.0):
         self.registry = Registry(home, author="workbench-serving")
         self.home = self.registry.home
         self.max_versions = max_versions
@@ -128,6 +148,8 @@ class ModelCache:
         self._pinned: OrderedDict = OrderedDict()       # (name, version) -> model, LRU
         self._load_lock = threading.RLock()
         self._generation = self.registry.generation()
+        self.max_cold_loads, self.cold_load_window = max_cold_loads, cold_load_window
+        self._cold_loads: deque = deque()           # times of loads by version number
 
     def __repr__(self) -> str:
         live = {f"{n}{'' if s is None else '@' + s}": m.version for (n, s), m in self._routes.items()}
@@ -151,10 +173,35 @@ class ModelCache:
             if found is not None:
                 return found
             if isinstance(selector, int):
-                return self._load(name, self.registry.resolve(name, version=selector))
+                record = self.registry.get_version(name, version=selector)
+                if record.archived:
+                    raise ArchivedVersionRequested(
+                        f"{name} v{selector} is archived: it is no longer served; ask for "
+                        f"the model's bare name or an alias")
+                self._count_cold_load(name, selector)
+                return self._load(name, record.version)
             loaded = self._build(name, self._resolve_route(name, selector))
             self._routes[(name, selector)] = loaded
             return loaded
+
+    def _count_cold_load(self, name: str, version: int) -> None:
+        if (name, version) in self._pinned or any(
+                (m.name, m.version) == (name, version) for m in self._route_models()):
+            return              # already in memory: not a load
+        now = time.monotonic()
+        while self._cold_loads and now - self._cold_loads[0] > self.cold_load_window:
+            self._cold_loads.popleft()
+        if len(self._cold_loads) >= self.max_cold_loads:
+            wait = int(self.cold_load_window - (now - self._cold_loads[0])) + 1
+            raise ColdLoadLimitError(
+                f"too many model versions were loaded by number in the last "
+                f"{self.cold_load_window:g} s (limit {self.max_cold_loads}); retry in {wait} s "
+                f"or address the model by its name or an alias", wait)
+        self._cold_loads.append(now)
+
+    def _route_models(self):
+        for entry in list(self._routes.values()):
+            yield from entry.models() if isinstance(entry, SplitRoute) else (entry,)
 
     # -- watcher -------------------------------------------------------------------------
     def poll(self) -> bool:
@@ -169,6 +216,12 @@ class ModelCache:
         """Re-resolve every known selector, loading each new version before swapping it in."""
         with self._load_lock:
             self._generation = self.registry.generation() if generation is None else generation
+            for key in list(self._pinned):      # archived since: no longer served by number
+                try:
+                    if self.registry.get_version(*key).archived:
+                        self._pinned.pop(key, None)
+                except LookupError:
+                    self._pinned.pop(key, None)
             for key, current in list(self._routes.items()):
                 name, selector = key
                 try:

@@ -9,22 +9,24 @@ Status codes
 ------------
 * 400 — not the protocol: body not JSON, not an object, a required field missing or of the
   wrong JSON type, an unknown v2 datatype, an unknown requested output.
-* 413 — the body is over ``Limits.max_body_bytes`` or the batch has more than
-  ``Limits.max_rows`` rows.
+* 413 — the body is over ``Limits.max_body_bytes``, the batch has more than
+  ``Limits.max_rows`` rows or the request more than ``Limits.max_inputs`` inputs.
+* 400 also — an ``id`` longer than ``Limits.max_id_chars`` or holding a lone surrogate, a shape
+  with more than ``Limits.max_rank`` dimensions or a dimension over ``Limits.max_dim``, a body
+  that is not valid UTF-8 or nests deeper than 1024 levels (see :mod:`.safety`).
 * 422 — protocol-shaped but unusable by this model: ``len(data) != prod(shape)``, wrong number
   of features, non-numeric or non-finite values, a datatype the model cannot take
   (``BYTES``), an empty batch.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
 import numpy as np
-import orjson
 
 from .errors import ApiError
+from .safety import Limits, check_id, client_text, parse_json  # noqa: F401 - re-exported
 
 #: v2 tensor datatypes and whether each is numeric, integral or boolean
 DATATYPES = {
@@ -37,45 +39,10 @@ _NUMPY_TO_V2 = {np.dtype(k): v for k, v in [("float16", "FP16"), ("float32", "FP
                                              ("int32", "INT32"), ("bool", "BOOL")]}
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Request size limits.
-
-    Attributes
-    ----------
-    max_body_bytes : int, default=8 MiB
-        Larger bodies get 413 (checked on ``Content-Length`` before reading, and while reading).
-    max_rows : int, default=10_000
-        Larger batches get 413.
-    """
-
-    max_body_bytes: int = 8 * 1024 * 1024
-    max_rows: int = 10_000
-
-    def __post_init__(self):
-        for field in ("max_body_bytes", "max_rows"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{field} must be a positive int, got {value!r}")
-
-
 def v2_datatype(dtype) -> str:
     """Return the v2 datatype name of a numpy dtype (``float32`` → ``"FP32"``)."""
     found = _NUMPY_TO_V2.get(dtype)
     return found if found is not None else _NUMPY_TO_V2.get(np.dtype(dtype), "FP64")
-
-
-def parse_json(body: bytes):
-    """Parse a request body; NaN/Infinity literals parse (so validation can name them), else 400."""
-    if not body:
-        raise ApiError(400, "request body is empty; expected a JSON object")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        try:  # NaN, Infinity and 1e999 are not JSON, but say so precisely (422 later)
-            return json.loads(body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, f"request body is not valid JSON: {exc}") from None
 
 
 def _field(obj: dict, key: str, kinds, where: str, required=True):
@@ -102,11 +69,14 @@ def _jtype(value) -> str:
             dict: "object"}.get(type(value), type(value).__name__)
 
 
-def _shape(value, where: str) -> list[int]:
-    if not isinstance(value, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value):
-        raise ApiError(400, f"{where}.shape must be an array of non-negative integers, got "
-                            f"{orjson.dumps(value).decode()[:80]}")
+def _shape(value, where: str, limits: Limits) -> list[int]:
+    if len(value) > limits.max_rank:
+        raise ApiError(400, f"{where}.shape has {len(value)} dimensions, more than the limit of "
+                            f"{limits.max_rank}; the model takes [n_rows, n_features]")
+    if not all(type(d) is int and 0 <= d <= limits.max_dim for d in value):
+        bad = next(d for d in value if not (type(d) is int and 0 <= d <= limits.max_dim))
+        raise ApiError(400, f"{where}.shape must be an array of non-negative integers of at "
+                            f"most {limits.max_dim}, got {client_text(repr(bad), 40)}")
     return value
 
 
@@ -194,6 +164,8 @@ def _fast_v2(payload, signature: dict, limits: Limits):
     request_id, parameters = payload.get("id"), payload.get("parameters", {})
     if (request_id is not None and type(request_id) is not str) or type(parameters) is not dict:
         return None
+    if request_id is not None:
+        check_id(request_id, limits)
     try:
         arr = np.asarray(data)
     except (ValueError, TypeError):
@@ -223,7 +195,10 @@ def parse_v2(payload, signature: dict, limits: Limits, output_names: tuple) -> V
     inputs = _field(payload, "inputs", list, "request")
     if not inputs:
         raise ApiError(400, "request.inputs is an empty array; send one input tensor")
-    request_id = _field(payload, "id", str, "request", required=False)
+    if len(inputs) > limits.max_inputs:
+        raise ApiError(413, f"request has {len(inputs)} inputs, more than the limit of "
+                            f"{limits.max_inputs}; send one input of shape [n_rows, n_features]")
+    request_id = check_id(_field(payload, "id", str, "request", required=False), limits)
     parameters = _field(payload, "parameters", dict, "request", required=False) or {}
     outputs = _field(payload, "outputs", list, "request", required=False)
     if outputs is not None:
@@ -234,7 +209,7 @@ def parse_v2(payload, signature: dict, limits: Limits, output_names: tuple) -> V
                 raise ApiError(400, f"{where} must be an object with a 'name', got {_jtype(out)}")
             name = _field(out, "name", str, where)
             if name not in output_names:
-                raise ApiError(400, f"{where}.name '{name[:64]}' is not an output of this model; "
+                raise ApiError(400, f"{where}.name '{client_text(name)}' is not an output of this model; "
                                     f"outputs are {', '.join(output_names)}")
             names.append(name)
         outputs = names or None
@@ -245,10 +220,10 @@ def parse_v2(payload, signature: dict, limits: Limits, output_names: tuple) -> V
             raise ApiError(400, f"{where} must be an object with name, shape, datatype and data, "
                                 f"got {_jtype(tensor)}")
         name = _field(tensor, "name", str, where)
-        shape = _shape(_field(tensor, "shape", list, where), where)
+        shape = _shape(_field(tensor, "shape", list, where), where, limits)
         datatype = _field(tensor, "datatype", str, where)
         if datatype not in DATATYPES:
-            raise ApiError(400, f"{where}.datatype '{datatype[:32]}' is not a v2 datatype; "
+            raise ApiError(400, f"{where}.datatype '{client_text(datatype, 32)}' is not a v2 datatype; "
                                 f"expected one of {', '.join(DATATYPES)}")
         data = _field(tensor, "data", list, where)
         if shape:
@@ -277,12 +252,12 @@ def _stack_columns(tensors, signature) -> np.ndarray:
     if not names or sorted(got) != sorted(names):
         expect = (f"one input per feature named {', '.join(names)}" if names
                   else "no per-feature inputs (the model has no feature names)")
-        raise ApiError(422, f"got {len(tensors)} inputs named {', '.join(got)[:200]}; the model "
+        raise ApiError(422, f"got {len(tensors)} inputs named {client_text(', '.join(got), 200)}; the model "
                             f"expects one input of shape [n_rows, {n_features}] or {expect}")
     by_name = {}
     for name, shape, arr in tensors:
         if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
-            raise ApiError(422, f"input '{name}' has shape {shape}; a per-feature input must "
+            raise ApiError(422, f"input '{client_text(name)}' has shape {shape}; a per-feature input must "
                                 f"have shape [n_rows] or [n_rows, 1]")
         by_name[name] = arr.reshape(-1)
     lengths = {len(a) for a in by_name.values()}

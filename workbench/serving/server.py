@@ -50,7 +50,8 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
           log_level: str = "info", access_log: bool = False,
           exit_with_parent: int | None = None, batch_max_rows: int = 0,
           batch_max_delay_ms: float = 2.0, backend: str = "uvicorn", replicas: int = 1,
-          ray_address: str | None = None, jwt: dict | None = None) -> None:
+          ray_address: str | None = None, jwt: dict | None = None,
+          retention_days: float | None = 30.0, retention_max_bytes: int | None = None) -> None:
     """Serve every model of a workbench home until interrupted.
 
     ``backend="uvicorn"`` runs ``workers`` uvicorn processes; ``backend="ray"`` runs the same app
@@ -83,6 +84,8 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
             raise ValueError(f"TLS file {path} does not exist")
     from .batching import BatchConfig
 
+    from ..monitoring.upkeep import Retention
+
     BatchConfig(batch_max_rows, batch_max_delay_ms)       # refuse bad values before starting
     if jwt:
         from .jwt_auth import JwtConfig
@@ -90,12 +93,14 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
         if not auth:
             raise ValueError("--jwt-issuer needs authentication on; drop --no-auth")
         jwt = JwtConfig(**jwt).to_json()
+    Retention(days=retention_days, max_bytes=retention_max_bytes)
     home = resolve_home(home)
     settings = {
         "home": str(home), "auth": auth, "input_fraction": input_fraction,
         "limits": {"max_rows": max_rows, "max_body_bytes": max_body_bytes},
         "batching": {"max_batch_rows": batch_max_rows, "max_delay_ms": batch_max_delay_ms},
-        "log_level": log_level}
+        "log_level": log_level, "retention_days": retention_days,
+        "retention_max_bytes": retention_max_bytes}
     if jwt:
         settings["jwt"] = jwt
     if backend not in ("uvicorn", "ray"):
@@ -182,6 +187,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
                         help="join this Ray cluster (e.g. ray://head:10001 or auto) instead of "
                              "starting a local Ray on --host")
+    parser.add_argument("--retention-days", type=float, default=30.0, metavar="DAYS",
+                        help="keep prediction-log rows this many days (default 30; 0 keeps "
+                             "them forever); older rows are pruned in the background")
+    parser.add_argument("--retention-max-mb", type=float, default=0, metavar="MB",
+                        help="prune the oldest prediction-log rows when its live data exceeds "
+                             "MB megabytes (default 0: no size cap)")
     parser.add_argument("--access-log", action="store_true", help="log every request line")
     jwt = parser.add_argument_group(
         "OAuth 2.0 / OIDC tokens", "also accept JWTs (RS256/ES256) from an identity provider")
@@ -207,7 +218,8 @@ def run_args(args) -> int:
           access_log=args.access_log, exit_with_parent=args.exit_with_parent,
           batch_max_rows=args.batch_max_rows, batch_max_delay_ms=args.batch_max_delay_ms,
           backend=args.backend, replicas=args.replicas, ray_address=args.ray_address,
-          jwt=_jwt_settings(args))
+          jwt=_jwt_settings(args), retention_days=args.retention_days or None,
+          retention_max_bytes=int(args.retention_max_mb * 1024 * 1024) or None)
     return 0
 
 

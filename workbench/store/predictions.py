@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .migrations import Migration
 from .rollups import RollupReads
+from .upkeep import POSTGRESQL_LOG_HEALTH, SQLITE_LOG_HEALTH, LogUpkeep
 
 #: every column of ``predictions`` but ``id``, in order
 COLUMNS = ("time", "request_id", "model", "version", "protocol", "status", "latency_ms",
@@ -87,6 +88,8 @@ MIGRATIONS = [
     Migration(1, "predictions, per-second roll-ups, alert state", _sqlite_v1, _POSTGRESQL_V1),
     Migration(2, "predictions.key_id: the caller's public key id (usage metering)", _sqlite_v2,
               "ALTER TABLE predictions ADD COLUMN IF NOT EXISTS key_id TEXT"),
+    Migration(3, "log_health: records each log writer wrote and dropped", SQLITE_LOG_HEALTH,
+              POSTGRESQL_LOG_HEALTH),
 ]
 #: a period's label from ``time`` (UNIX seconds), per backend
 _PERIODS = {
@@ -123,7 +126,7 @@ ON CONFLICT (model, second, version, output) DO UPDATE SET
 """
 
 
-class PredictionTables(RollupReads):
+class PredictionTables(RollupReads, LogUpkeep):
     """Named statements on the prediction log's tables.
 
     Parameters
