@@ -10,7 +10,7 @@ _BY_WIDTH = {64: "digits", 4: "iris", 30: "breast_cancer", 13: "wine", 10: "diab
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "simulate", help="send realistic traffic (optionally drifting, with bad requests) to a service",
+        "simulate", allow_abbrev=False, help="send realistic traffic (optionally drifting, with bad requests) to a service",
         description="Draw rows from a data set and send them to a running service at a steady rate. "
                     "The key comes from $WORKBENCH_API_KEY or --key-file (never from the command "
                     "line, where other users could read it); without either, a temporary "
