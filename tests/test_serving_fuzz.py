@@ -131,7 +131,7 @@ def test_parse_json_on_any_bytes(raw):
 
 def test_parse_body_answers_422_for_what_the_parsers_could_not_foresee(monkeypatch, caplog):
     """The endpoint's safety net: an unexpected exception from a parser is still a 4xx."""
-    import workbench.serving.inference as inference
+    from workbench.serving import inference
 
     def broken(*args):
         raise ValueError("a case nobody foresaw")

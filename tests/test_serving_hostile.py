@@ -11,8 +11,8 @@ import sqlite3
 
 import httpx
 import pytest
-
 from serving_helpers import Server, auth, data, make_home, v2_body, wait_for
+
 from workbench.monitoring.log import wait_until_written
 from workbench.registry import Registry
 
@@ -40,7 +40,7 @@ def raw_v2(tensor_json: str, before: str = "") -> bytes:
 
 
 GOOD_TENSOR = '{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": ' + ROW + '}'
-NAN_TENSOR = '{"data": [1.0, NaN, 3.0, 4.0], "name": "input-0", "shape": [1, 4], "datatype": "FP64"}'   # noqa: E501 - NaN first: later strings go through the fallback parser
+NAN_TENSOR = '{"data": [1.0, NaN, 3.0, 4.0], "name": "input-0", "shape": [1, 4], "datatype": "FP64"}'
 MANY_TENSORS = ('{"inputs": [' + ",".join(
     ['{"name":"a","shape":[1],"datatype":"FP64","data":[1]}'] * 155_000) + ']}').encode()
 

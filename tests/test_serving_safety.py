@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
+from serving_helpers import auth, data, make_home, v2_body
 from starlette.testclient import TestClient
 
-from serving_helpers import auth, data, make_home, v2_body
 from workbench.monitoring import upkeep
 from workbench.monitoring.cli import read_key
 from workbench.monitoring.log import PredictionLog, connect

@@ -13,8 +13,8 @@ import threading
 
 import httpx
 import pytest
-
 from serving_helpers import Server, auth, data, make_home, v2_body, wait_for
+
 from workbench.registry import Registry
 
 pytestmark = [pytest.mark.slow]
@@ -114,11 +114,10 @@ def test_sigterm_under_load_keeps_every_answered_request(tmp_path):
 
 def test_sigkill_under_load_leaves_consistent_databases(tmp_path):
     keys = make_home(tmp_path)
-    with Server(tmp_path) as server:
-        with Load(server, keys["predictor"], keys["maintainer"]) as load:
-            assert wait_for(lambda: len(load.answered) >= 300, timeout=60)
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(timeout=30)
+    with Server(tmp_path) as server, Load(server, keys["predictor"], keys["maintainer"]) as load:
+        assert wait_for(lambda: len(load.answered) >= 300, timeout=60)
+        os.killpg(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(timeout=30)
     assert _integrity(tmp_path / "predictions.db") == "ok"
     assert _integrity(tmp_path / "registry.db") == "ok"
     with Registry(tmp_path) as reg:
