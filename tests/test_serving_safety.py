@@ -3,7 +3,6 @@ cold loads, archived versions, the --no-auth guard, no server paths in errors, k
 never taken from argv."""
 import os
 import sqlite3
-import threading
 import time
 
 import pytest
@@ -12,7 +11,7 @@ from starlette.testclient import TestClient
 
 from workbench.monitoring import upkeep
 from workbench.monitoring.cli import read_key
-from workbench.monitoring.log import PredictionLog, connect
+from workbench.monitoring.log import PredictionLog, open_tables
 from workbench.monitoring.monitor import Monitor
 from workbench.registry import Registry
 from workbench.serving.app import create_app
@@ -71,11 +70,11 @@ def test_full_queue_drops_are_counted_and_the_rest_written(tmp_path):
     log.close()
     assert _count(log.path) == 3
     assert log.drops_["queue_full"] == 2 and drops == ["queue_full"] * 2
-    conn = connect(log.path)
+    store = open_tables(log.path)
     try:
-        health = upkeep.read_health(conn)
+        health = upkeep.read_health(store.predictions)
     finally:
-        conn.close()
+        store.close()
     assert health["dropped"] == 2 and not health["healthy"]
 
 
@@ -112,14 +111,19 @@ def test_retention_prunes_old_rows_in_small_batches(tmp_path):
         log.record(model="m", version=1, status=200, latency_ms=1, rows=1, outputs=[1],
                    time_=now - 60 + i)
     log.close()
-    conn = connect(log.path)
-    lock = threading.Lock()
+    store = open_tables(log.path)
+    tables = store.predictions
+    batches = []
+    prune_before = tables.prune_before
+    tables.prune_before = lambda cutoff, batch: batches.append(prune_before(cutoff, batch)) \
+        or batches[-1]
     try:
-        batches = []
-        conn.set_trace_callback(lambda sql: batches.append(sql)
-                                if sql.startswith("DELETE FROM predictions") else None)
-        deleted = upkeep.prune(conn, upkeep.Retention(days=30, batch=50), lock, now=now)
-        assert deleted == 120 and len(batches) == 4          # 50 + 50 + 20, then nothing
+        deleted = upkeep.prune(tables, upkeep.Retention(days=30, batch=50), now=now)
+    finally:
+        store.close()
+    assert deleted == 120 and batches == [50, 50, 20, 0]     # small transactions
+    conn = sqlite3.connect(log.path)
+    try:
         assert conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 30
         old = conn.execute("SELECT COUNT(*) FROM rollup_status WHERE second < ?",
                            (int(now - 30 * 86400),)).fetchone()[0]
@@ -135,16 +139,21 @@ def test_retention_size_cap_removes_the_oldest_rows(tmp_path):
         log.record(model="m", version=1, status=200, latency_ms=1, rows=1, outputs=["x" * 200],
                    request_id=str(i))
     log.close()
-    conn = connect(log.path)
+    store = open_tables(log.path)
     try:
         cap = 256 * 1024
-        upkeep.prune(conn, upkeep.Retention(days=None, max_bytes=cap, max_batches=100),
-                     threading.Lock())
-        assert upkeep._live_bytes(conn) <= cap
+        assert store.predictions.live_bytes() > cap
+        upkeep.prune(store.predictions,
+                     upkeep.Retention(days=None, max_bytes=cap, max_batches=100))
+        assert store.predictions.live_bytes() <= cap
+    finally:
+        store.close()
+    conn = sqlite3.connect(log.path)
+    try:
         ids = [int(r[0]) for r in conn.execute("SELECT request_id FROM predictions")]
-        assert ids and min(ids) > 0 and max(ids) == 2999       # the newest are kept
     finally:
         conn.close()
+    assert ids and min(ids) > 0 and max(ids) == 2999       # the newest are kept
 
 
 def test_the_writer_prunes_in_the_background(tmp_path):
