@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from serving_helpers import Server, make_home
 
+pytestmark = [pytest.mark.slow]
+
 MAX_EXAMPLES = 12
 
 

@@ -7,12 +7,15 @@ import json
 
 import numpy as np
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.serving.errors import ApiError, error_body
 from workbench.serving.inference import parse_body
 from workbench.serving.protocol import DATATYPES, Limits, parse_json, parse_v1, parse_v2
+
+pytestmark = [pytest.mark.slow]
 
 SIGNATURES = [
     {"task": "classification", "n_features": 4, "dtype": "float64",

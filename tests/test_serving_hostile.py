@@ -16,6 +16,8 @@ from serving_helpers import Server, auth, data, make_home, v2_body, wait_for
 from workbench.monitoring.log import wait_until_written
 from workbench.registry import Registry
 
+pytestmark = [pytest.mark.slow]
+
 INFER = "/v2/models/iris/infer"
 V1 = "/v1/models/iris:predict"
 ROW = "[1.0, 2.0, 3.0, 4.0]"
