@@ -10,7 +10,7 @@ from serving_helpers import auth, data, make_home, v2_body
 from starlette.testclient import TestClient
 
 from workbench.monitoring import upkeep
-from workbench.monitoring.cli import read_key
+from workbench.loadgen.cli import read_key
 from workbench.monitoring.log import PredictionLog, open_tables
 from workbench.monitoring.monitor import Monitor
 from workbench.registry import Registry

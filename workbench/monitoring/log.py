@@ -68,7 +68,7 @@ import orjson
 
 from ..store import Store
 from . import rollup, upkeep
-from .upkeep import Retention  # noqa: F401 - this module's API
+from .upkeep import Retention
 from .reader import COLUMNS, PredictionRecord, read_predictions  # noqa: F401 - this module's API
 
 logger = logging.getLogger("workbench.monitoring")
@@ -277,7 +277,7 @@ class PredictionLog(upkeep.WriterCare):
             except self._tables.db.OperationalError as exc:  # disk full, locked: retry
                 logger.warning("prediction log: write failed (%s); retrying", exc)
                 time.sleep(self.flush_interval)
-            except Exception:  # noqa: BLE001 - the writer must never die
+            except Exception:
                 logger.exception("prediction log: writer error; continuing")
                 time.sleep(self.flush_interval)
 
@@ -301,7 +301,7 @@ class PredictionLog(upkeep.WriterCare):
             self._queue.clear()
         try:
             self._upkeep_health_only()
-        except Exception:  # noqa: BLE001 - closing anyway
+        except Exception:
             logger.exception("prediction log: could not record its health")
         self.store.close()
 
