@@ -17,7 +17,7 @@ from .errors import ApiError, error_body
 from .routing import SplitRoute
 from .shadow import outputs_of
 from .protocol import parse_json, parse_v1, parse_v2, v2_datatype
-from .safety import THREAD_BODY_BYTES
+from .safety import THREAD_BODY_BYTES, check_objects
 
 logger = logging.getLogger("workbench.serving")
 
@@ -93,6 +93,8 @@ def parse_body(protocol: str, raw: bytes, loaded, limits):
     The parsers raise only ``ApiError`` (fuzzed by the tests); anything else they raised would
     still be the client's input, so it is answered 422 and logged as a bug of ours."""
     try:
+        if len(raw) > THREAD_BODY_BYTES:
+            check_objects(raw, limits)
         payload = parse_json(raw)
         if protocol == "v2":
             return parse_v2(payload, loaded.signature, limits, loaded.output_names)
