@@ -8,7 +8,8 @@ bounded:
 - **A kernel no page is connected to is shut down** once it has been unwatched for
   ``cull_idle_timeout`` seconds (checked every ``cull_interval`` seconds), even while its
   dashboard keeps refreshing: a refresh loop is activity, so jupyter-server's own idle culling
-  alone would never stop a closed page's kernel. Kernels with a page connected are culled by
+  alone would never stop a closed page's kernel. A kernel executing a cell (Voila rendering
+  the page, before the browser connects) counts as watched. Kernels with a page connected are culled by
   jupyter-server's usual rule (idle for ``cull_idle_timeout``; ``cull_connected`` decides).
 
 Voila is told to use it with
@@ -38,8 +39,8 @@ class DashboardKernelManager(AsyncMappingKernelManager):
     async def start_kernel(self, *args, kernel_id=None, **kwargs):
         new = kernel_id is None or kernel_id not in self
         if new and len(self.list_kernel_ids()) + self._starting >= self.max_kernels:
-            raise web.HTTPError(503, f"too many dashboard pages are open ({self.max_kernels} "
-                                     "at most); close one or try again in a minute")
+            raise web.HTTPError(503, f"{self.max_kernels} kernels are running, the most allowed",
+                                reason="Too many dashboard pages are open; try again in a minute")
         self._starting += 1
         try:
             kernel_id = await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
@@ -50,7 +51,9 @@ class DashboardKernelManager(AsyncMappingKernelManager):
 
     async def cull_kernel_if_idle(self, kernel_id):
         now = time.monotonic()
-        if self._kernel_connections.get(kernel_id, 0):
+        state = getattr(self._kernels.get(kernel_id), "execution_state", None)
+        if self._kernel_connections.get(kernel_id, 0) or state in ("busy", "starting"):
+            # a page is connected, or Voila is still rendering the page (executing its cells)
             self._watched_at[kernel_id] = now
         elif now - self._watched_at.setdefault(kernel_id, now) > self.cull_idle_timeout:
             self.log.warning("Culling kernel %s: no page has been connected to it for %d s",
