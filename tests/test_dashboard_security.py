@@ -18,8 +18,9 @@ from voila_helpers import CHROMIUM_ARGS, running_voila
 from workbench.registry import Registry
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                                reason="Debian's chromium is not installed (make test installs it)")
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                                 reason="Debian's chromium is not installed (make test installs it)")]
 CULL_AFTER, CULL_INTERVAL, MAX_KERNELS = 12, 2, 4
 
 

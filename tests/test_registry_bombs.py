@@ -49,6 +49,7 @@ def test_bomb_is_refused_with_the_integrity_error(tmp_path, bomb):
     assert reg.models() == []
 
 
+@pytest.mark.slow
 def test_peak_memory_growth_stays_small(tmp_path):
     proc = subprocess.run([sys.executable, str(HERE / "registry_bombs.py"), str(tmp_path)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
@@ -61,6 +62,7 @@ def test_peak_memory_growth_stays_small(tmp_path):
         assert row["growth_kib"] < MAX_GROWTH_KIB, row
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bomb", sorted(registry_bombs.BOMBS))
 def test_cli_prints_one_line_and_exits_1(tmp_path, bomb):
     path = registry_bombs.BOMBS[bomb](tmp_path / f"{bomb}.zip")

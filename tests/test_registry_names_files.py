@@ -8,7 +8,7 @@ import pytest
 from registry_fakes import FakeModel
 
 from workbench.home import create_private_file, make_private_dir, resolve_home
-from workbench.monitoring.log import connect
+from workbench.monitoring import PredictionLog, wait_until_written
 from workbench.registry import InvalidNameError, Registry
 from workbench.registry.errors import check_name, check_tags
 
@@ -63,9 +63,9 @@ def test_new_home_and_databases_are_private(tmp_path):
         home = tmp_path / "new" / "home"
         reg = Registry(home)
         reg.register("digits", FakeModel(0))
-        conn = connect(home / "predictions.db")
-        conn.execute("CREATE TABLE IF NOT EXISTS probe (x)")  # any write makes the -wal file
-        conn.commit()
+        log = PredictionLog(home / "predictions.db")
+        log.record(model="digits", version=1, status=200, latency_ms=1.0, rows=1, outputs=[0])
+        wait_until_written(home)
         assert mode(home) == 0o700
         for name in ("registry.db", "predictions.db"):
             assert mode(home / name) == 0o600, name
@@ -73,7 +73,7 @@ def test_new_home_and_databases_are_private(tmp_path):
                 extra = home / f"{name}{suffix}"
                 assert extra.exists(), extra
                 assert mode(extra) == 0o600, extra
-        conn.close()
+        log.close()
         reg.close()
     finally:
         os.umask(old)
