@@ -67,7 +67,7 @@ bench: setup browser wrk
 	$(BIN)/python benchmarks/monitoring.py
 
 constraints: setup
-	{ sed -n '/^#/p' $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable | grep -v '^ruff='; } > $(CONSTRAINTS).new
+	{ sed -n '/^#/p' $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 clean:
