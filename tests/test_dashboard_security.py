@@ -5,7 +5,7 @@ working directory (where no ``voila.json`` is), with a short kernel cull timeout
 few kernels. Checked: no token → refused and no kernel started; with the token the tiles show
 and no walkthrough cell is rendered; the Roll back control asks, naming v2 → v1, and the audit
 log names the dashboard; 20 page loads and closes leave no kernel behind once the cull timeout
-has passed, and never more than the cap at once.
+has passed (only the one pre-heated kernel stays), and never more than the cap at once.
 """
 import os
 import shutil
@@ -21,7 +21,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
                                  reason="Debian's chromium is not installed (make test installs it)")]
-CULL_AFTER, CULL_INTERVAL, MAX_KERNELS = 12, 2, 4
+CULL_AFTER, CULL_INTERVAL, MAX_KERNELS = 30, 2, 4  # 30 s: a loaded machine takes a while to connect a page
+POOL = 1  # voila_command keeps one pre-heated kernel
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,7 @@ def wait_for_kernels(voila, condition, timeout):
 
 
 def test_without_the_token_the_page_is_refused(voila, browser):
+    wait_for_kernels(voila, lambda n: n == POOL, 120)  # the pre-heated kernel is up
     for url in (voila.url + "/", voila.url + "/?token=wrong" + voila.token[:8]):
         r = httpx.get(url, timeout=30, follow_redirects=False)
         assert r.status_code in (302, 401, 403), r.status_code
@@ -75,7 +77,8 @@ def test_without_the_token_the_page_is_refused(voila, browser):
         assert "Traceback" not in page.inner_text("body")
     finally:
         context.close()
-    assert voila.kernels() == 0  # refused before any kernel was started
+    time.sleep(2)
+    assert voila.kernels() == POOL  # refused before any kernel was started: only the pool's
 
 
 def test_with_the_token_tiles_show_without_walkthrough_and_rollback_asks(voila, browser,
@@ -139,7 +142,8 @@ def test_kernels_of_closed_pages_are_culled_and_bounded(voila, browser):
     assert statuses.count(200) >= 1 and set(statuses) <= {200, 503}, statuses
     assert most <= MAX_KERNELS, most
     assert 503 in statuses  # 20 quick loads > the cap: the rest were refused, not started
-    # every page is closed: within the cull timeout (plus a few intervals) no kernel is left
-    assert wait_for_kernels(voila, lambda n: n == 0, CULL_AFTER + 6 * CULL_INTERVAL + 30) == 0
+    # every page is closed: within the cull timeout (plus a few intervals) only the pre-heated
+    # kernel is left
+    assert wait_for_kernels(voila, lambda n: n <= POOL, CULL_AFTER + 6 * CULL_INTERVAL + 30) <= POOL
     # and the server is still there for the next visitor
     assert httpx.get(f"{voila.url}/voila/static/voila.js", timeout=5).status_code == 200

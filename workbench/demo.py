@@ -85,19 +85,21 @@ def train_digits_versions(home, *, progress: bool = True) -> list:
 
 
 def voila_command(port: int, notebook: Path = DASHBOARD, *, cull_idle_timeout: int = CULL_IDLE_TIMEOUT,
-                  cull_interval: int = CULL_INTERVAL, max_kernels: int = MAX_KERNELS) -> list[str]:
+                  cull_interval: int = CULL_INTERVAL, max_kernels: int = MAX_KERNELS,
+                  preheat: bool = True) -> list[str]:
     """How the dashboard is started, from any working directory.
 
     Voila on 127.0.0.1 with a token (taken from ``$JUPYTER_TOKEN``, never from argv: see
-    :func:`voila_env`), walkthrough cells left out (set here, not only in ``voila.json``, which
-    Voila reads only from its working directory), and the kernel limits of
-    :class:`workbench.panels.voila_kernels.DashboardKernelManager`.
+    :func:`voila_env`), walkthrough cells left out and one pre-heated kernel (set here, not
+    only in ``voila.json``, which Voila reads only from its working directory), and the kernel
+    limits of :class:`workbench.panels.voila_kernels.DashboardKernelManager` (the pool counts).
     """
     notebook = Path(notebook).resolve()
     return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
             "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", f"--Voila.root_dir={notebook.parent}",
             "--Voila.auto_token=True", "--VoilaExecutor.timeout=120",
             "--TagRemovePreprocessor.remove_cell_tags=walkthrough",
+            f"--VoilaConfiguration.preheat_kernel={preheat}", "--VoilaConfiguration.default_pool_size=1",
             f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
             f"--DashboardKernelManager.max_kernels={max_kernels}",
             f"--DashboardKernelManager.cull_idle_timeout={cull_idle_timeout}",

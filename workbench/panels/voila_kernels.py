@@ -3,13 +3,14 @@
 Voila starts one kernel (~200 MB) per page load, even for a ``curl /``. Two rules keep that
 bounded:
 
-- **At most** ``max_kernels`` kernels live at once; a page load beyond that is answered
-  503 ("too many dashboard pages are open") instead of starting another kernel.
+- **At most** ``max_kernels`` kernels live at once, Voila's pre-heated pool included; a page
+  load beyond that is answered 503 ("too many dashboard pages are open") instead of starting
+  another kernel. A pool refill refused at the cap is retried when there is room again.
 - **A kernel no page is connected to is shut down** once it has been unwatched for
   ``cull_idle_timeout`` seconds (checked every ``cull_interval`` seconds), even while its
   dashboard keeps refreshing: a refresh loop is activity, so jupyter-server's own idle culling
   alone would never stop a closed page's kernel. A kernel executing a cell (Voila rendering
-  the page, before the browser connects) counts as watched. Kernels with a page connected are culled by
+  the page, before the browser connects) or waiting pre-heated in the pool counts as watched. Kernels with a page connected are culled by
   jupyter-server's usual rule (idle for ``cull_idle_timeout``; ``cull_connected`` decides).
 
 Voila is told to use it with
@@ -49,11 +50,31 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         self._watched_at[kernel_id] = time.monotonic()  # rendering counts as watched
         return kernel_id
 
+    def _pooled(self) -> set:
+        """Kernels pre-heated by Voila's pool (``preheat_kernel``), waiting for a page."""
+        ids = set()
+        for pool in getattr(self, "_pools", {}).values():
+            for task in pool:
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    ids.add(task.result().get("kernel_id"))
+        return ids
+
+    async def cull_kernels(self):
+        await super().cull_kernels()
+        # a pool refill refused at the cap leaves a failed task: drop it and refill when there
+        # is room again, so the pool does not stay empty
+        for name, pool in getattr(self, "_pools", {}).items():
+            pool[:] = [t for t in pool if not (t.done() and (t.cancelled() or t.exception()))]
+            if not pool and len(self.list_kernel_ids()) + self._starting < self.max_kernels:
+                self.fill_if_needed(delay=0, notebook_name=name)
+
     async def cull_kernel_if_idle(self, kernel_id):
         now = time.monotonic()
         state = getattr(self._kernels.get(kernel_id), "execution_state", None)
-        if self._kernel_connections.get(kernel_id, 0) or state in ("busy", "starting"):
-            # a page is connected, or Voila is still rendering the page (executing its cells)
+        if (self._kernel_connections.get(kernel_id, 0) or state in ("busy", "starting")
+                or kernel_id in self._pooled()):
+            # a page is connected, Voila is still rendering the page (executing its cells), or
+            # the kernel waits pre-heated in the pool
             self._watched_at[kernel_id] = now
         elif now - self._watched_at.setdefault(kernel_id, now) > self.cull_idle_timeout:
             self.log.warning("Culling kernel %s: no page has been connected to it for %d s",
