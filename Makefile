@@ -2,6 +2,8 @@
 # Both set up .venv first (only Python >= 3.10 and make are needed on the machine);
 # `make test` also installs Debian's chromium for the real-browser test of the dashboard
 # (with apt-get, as root or through sudo). No browser is ever downloaded by Playwright.
+# Python packages are installed with constraints.txt (the versions the suite passed with);
+# `make constraints` regenerates it from a working .venv.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,7 +14,9 @@ CHROMIUM := /usr/bin/chromium
 WRK      := /usr/bin/wrk
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser wrk demo test unit notebooks docs lab bench clean
+CONSTRAINTS := constraints.txt
+
+.PHONY: setup browser wrk demo test unit notebooks docs lab bench clean constraints
 
 setup: $(STAMP)
 
@@ -28,11 +32,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { echo "$(PYTHON) cannot create a virtualenv: install python3-venv (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	touch $(STAMP)
 
 demo: setup
@@ -61,6 +65,10 @@ bench: setup browser wrk
 	$(BIN)/python benchmarks/registry.py
 	$(BIN)/python benchmarks/serving.py --suite all
 	$(BIN)/python benchmarks/monitoring.py
+
+constraints: setup
+	{ sed -n '/^#/p' $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import sqlite3
 import statistics
@@ -126,6 +127,8 @@ def voila_first_render(notebook: Path, selector: str, env: dict, *,
     from workbench.serving.endpoint import free_port
 
     port = free_port()
+    token = secrets.token_urlsafe(24)  # the dashboard's Voila needs a token (from $JUPYTER_TOKEN)
+    env = {**env, "JUPYTER_TOKEN": token}
     start = time.perf_counter()
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(voila_command(port, notebook), env=env, cwd=ROOT, stdout=log,
@@ -152,7 +155,8 @@ def voila_first_render(notebook: Path, selector: str, env: dict, *,
                     break
                 time.sleep(0.1)
             opened = time.perf_counter()
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=120_000)
+            page.goto(f"http://127.0.0.1:{port}/?token={token}", wait_until="domcontentloaded",
+                      timeout=120_000)
             page.wait_for_function(f"document.querySelector({selector!r})?.innerText.trim().length > 0",
                                    timeout=120_000)
             done = time.perf_counter()

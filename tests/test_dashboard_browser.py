@@ -5,53 +5,29 @@ Needs Debian's ``chromium`` (installed by ``make test``); never downloads a brow
 """
 import os
 import shutil
-import subprocess
-import time
 
-import httpx
 import pytest
+from voila_helpers import CHROMIUM_ARGS, running_voila
 
 from workbench.data import load_dataset
-from workbench.demo import ROOT, voila_command
+from workbench.demo import ROOT
 from workbench.loadgen import simulate
 from workbench.monitoring import Monitor, read_predictions, wait_until_written
-from workbench.processes import stop_process_group
-from workbench.serving.endpoint import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
                                 reason="Debian's chromium is not installed (make test installs it)")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-quic"]
 
 
 @pytest.fixture(scope="module")
 def voila(digits_service, tmp_path_factory):
+    """The demo's Voila, as ``workbench demo`` starts it without ``--allow-rollback``: the maintainer
+    key is not handed to the page, so it is read-only. Yields the URL carrying the token."""
     home, endpoint = digits_service
-    port = free_port()
     log_path = tmp_path_factory.mktemp("voila") / "voila.log"
-    env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_URL": endpoint.url,
-           "WORKBENCH_MAINTAINER_KEY": endpoint.key}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(voila_command(port), env=env, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # readiness: a static file, never "/" (each page request starts a kernel)
-            assert proc.poll() is None, f"Voila exited early:\n{log_path.read_text()[-3000:]}"
-            try:
-                if httpx.get(f"{url}/voila/static/voila.js", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"Voila not ready:\n{log_path.read_text()[-3000:]}"
-            time.sleep(0.2)
-        yield url
-    finally:
-        stop_process_group(proc, timeout=10)
+    with running_voila(home, log_path, cwd=ROOT, url=endpoint.url,
+                       maintainer_key=endpoint.key) as server:
+        yield server.url_with_token
 
 
 def tile(page, key) -> str:
@@ -108,6 +84,9 @@ def test_dashboard_in_chromium(digits_service, voila, tmp_path):
             assert "A small service to watch" not in text and "import os" not in text
             assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
             expect(page.locator(".wb-drift")).to_contain_text("Feature drift")
+            # read-only: the page holds no production lever
+            assert page.locator(".wb-rollback, .wb-rollback-confirm").count() == 0
+            assert "Roll back" not in text
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             assert (tmp_path / "dashboard.png").stat().st_size > 10_000
         finally:

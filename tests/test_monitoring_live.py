@@ -9,6 +9,7 @@ from workbench.cli import main as workbench_main
 from workbench.data import load_dataset
 from workbench.loadgen import TrafficSimulator, simulate
 from workbench.monitoring import Monitor, read_predictions, wait_until_written
+from workbench.registry import Registry
 
 
 def wait_for_log(home, model="digits"):
@@ -119,12 +120,16 @@ def test_dashboard_rolls_back_through_the_service_with_a_maintainer_key(digits_s
     from workbench.panels.monitoring_panel import MonitoringDashboard
 
     home, endpoint = digits_service
-    dash = MonitoringDashboard(home, model="digits", url=endpoint.url, maintainer_key=endpoint.key)
+    dash = MonitoringDashboard(home, model="digits", url=endpoint.url, maintainer_key=endpoint.key,
+                               allow_rollback=True)
     dash.refresh()
     assert dash.kpis["live_version"] == 2
     assert dash.rollback() == 200
     assert "rolled back to v1" in dash._message.value and dash.kpis["live_version"] == 1
+    event = Registry(home).history("digits")[-1]
+    assert event.action == "rolled back" and event.author.startswith("dashboard (key ")
     assert dash.rollback() == 409  # nothing further back: refused, and the reason is shown
     assert "roll back refused" in dash._message.value
-    viewer = MonitoringDashboard(home, model="digits", url=endpoint.url, maintainer_key="wb_00000000_" + "x" * 43)
+    viewer = MonitoringDashboard(home, model="digits", url=endpoint.url, maintainer_key="wb_00000000_" + "x" * 43,
+                                 allow_rollback=True)
     assert viewer.rollback() == 401

@@ -58,7 +58,38 @@ def test_rollback_button_only_with_a_maintainer_key(home):
     with pytest.raises(PermissionError, match="maintainer key"):
         plain.rollback()
     with_key = MonitoringDashboard(home, url="http://127.0.0.1:9", maintainer_key="wb_x")
-    assert with_key.can_roll_back and with_key._rollback_button in with_key.children[-1].children
+    assert not with_key.can_roll_back  # a key alone is not enough: the control is opt-in
+    assert all(c is not with_key._rollback_control for c in with_key.children[-1].children)
+    with pytest.raises(PermissionError, match="allow_rollback"):
+        with_key.rollback()
+    enabled = MonitoringDashboard(home, url="http://127.0.0.1:9", maintainer_key="wb_x",
+                                  allow_rollback=True)
+    assert enabled.can_roll_back and enabled._rollback_control in enabled.children[-1].children
+
+
+def test_rollback_asks_for_confirmation_naming_the_versions(home):
+    with Registry(home) as reg:  # production: v1, then v2 again, so v1 is where a roll back goes
+        reg.set_alias("iris", "production", 1)
+        reg.set_alias("iris", "production", 2)
+    calls = []
+    dash = MonitoringDashboard(home, model="iris", url="http://127.0.0.1:9", maintainer_key="wb_x",
+                               allow_rollback=True)
+    dash.rollback = lambda alias="production": calls.append(alias)  # no service here
+    control = dash._rollback_control
+    control._act = dash.rollback
+    assert control.box.layout.display == "none"
+    control.button.click()                      # pressing the button only asks
+    assert calls == [] and control.box.layout.display == "flex"
+    assert "from v2 → v1" in control.question.value and "iris" in control.question.value
+    control.cancel.click()
+    assert calls == [] and control.box.layout.display == "none"
+    control.button.click()
+    control.confirm.click()
+    assert calls == ["production"] and control.box.layout.display == "none"
+    with Registry(home) as reg:
+        reg.rollback("iris", "production")  # to v1
+        reg.rollback("iris", "production")  # to v2 (the fixture's first target)
+    assert "no earlier version" in control.ask() and control.confirm.disabled
 
 
 def test_periodic_refresh_runs_on_the_event_loop(home):

@@ -70,6 +70,27 @@ def _unpack(stored: np.ndarray, bits: int, count: int) -> np.ndarray:
 
 
 
+def _check_declared_sizes(sizes, n, sparse, bits, arrays) -> None:
+    """Refuse layer sizes the stored arrays cannot fill, before anything is allocated from them.
+
+    A sparse layer needs one mask bit per weight, a dense one ``bits`` bits per weight in
+    ``codes``; a spec claiming more weights than those arrays hold is damaged or hostile.
+    """
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"layer sizes must be positive, got {sizes}")
+    n_mask = sum(k for k, s in zip(n, sparse) if s)
+    n_dense = sum(k for k, s in zip(n, sparse) if not s)
+    mask_bytes = np.asarray(arrays["mask"]).size if n_mask else 0
+    if n_mask and mask_bytes != -(-n_mask // 8):
+        raise ValueError(f"the layer sizes {sizes} need a mask of {-(-n_mask // 8):,} bytes, but "
+                         f"'mask' holds {mask_bytes:,}")
+    per_code = 1 if bits >= 8 else 8 // bits
+    capacity = np.asarray(arrays["codes"]).size * per_code
+    if n_dense > capacity:
+        raise ValueError(f"the layer sizes {sizes} need {n_dense:,} weight codes, but 'codes' "
+                         f"holds at most {capacity:,}")
+
+
 def unpack_layers(name: str, spec: dict, arrays: dict) -> tuple[dict, list[int], int]:
     """Decode the stored ``codes``/``floats``/``mask`` arrays of a quantized spec.
 
@@ -98,6 +119,7 @@ def unpack_layers(name: str, spec: dict, arrays: dict) -> tuple[dict, list[int],
     if missing:
         raise ValueError(f"{name} spec needs arrays {missing}, which are missing")
     n = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    _check_declared_sizes(sizes, n, sparse, bits, arrays)
     mask = np.zeros(0, bool)
     if any(sparse):
         n_mask = sum(k for k, s in zip(n, sparse) if s)

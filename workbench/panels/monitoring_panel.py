@@ -20,8 +20,11 @@ from ..monitoring import Monitor
 from ..monitoring.usage import usage_report
 from .plots import figure_to_output
 from .dashboard_html import (alerts_html, drift_table_html, history_html, kpi_tile, versions_html)
+from .rollback_control import RollbackControl
 from .usage_view import usage_html
 
+#: header naming the client that acts with a key (the audit log shows ``dashboard (key NAME)``)
+ACTOR_HEADER = "X-Workbench-Actor"
 WINDOWS = {"last minute": 60, "last 5 minutes": 300, "last 15 minutes": 900, "last hour": 3600}
 
 
@@ -39,8 +42,11 @@ class MonitoringDashboard(widgets.VBox):
     interval : float, default=3
         Seconds between refreshes once :meth:`start` is called.
     url, maintainer_key : str, optional
-        The service's URL and a ``maintainer`` API key. With both, the version history shows a
-        *Roll back* button that calls the service's management API.
+        The service's URL and a ``maintainer`` API key, needed to roll back.
+    allow_rollback : bool, default=False
+        Show the *Roll back* control (it asks for confirmation naming the versions, then calls
+        the service's management API as ``dashboard (key NAME)`` in the audit log). Off unless
+        asked for, so a page shown to stakeholders holds no production lever by accident.
 
     Examples
     --------
@@ -49,10 +55,12 @@ class MonitoringDashboard(widgets.VBox):
     """
 
     def __init__(self, home=None, *, model=None, window: int = 300, interval: float = 3.0,
-                 url: str | None = None, maintainer_key: str | None = None, monitor=None):
+                 url: str | None = None, maintainer_key: str | None = None, monitor=None,
+                 allow_rollback: bool = False):
         self.monitor = monitor if monitor is not None else Monitor(home)
         self.interval = float(interval)
         self.url, self._maintainer_key = url, maintainer_key
+        self.allow_rollback = bool(allow_rollback)
         self._task = None
         self.snapshot = None
         self.kpis: dict = {}
@@ -79,14 +87,14 @@ class MonitoringDashboard(widgets.VBox):
         self._history.add_class("wb-history")
         self._usage = widgets.HTML()
         self._usage.add_class("wb-usage-view")
-        self._rollback_button = widgets.Button(description="Roll back production", icon="undo",
-                                               button_style="warning")
-        self._rollback_button.on_click(lambda _: self.rollback())
+        self._rollback_control = RollbackControl(self._rollback_plan, self.rollback)
+        self._rollback_button = self._rollback_control.button
         self._message = widgets.HTML()
+        self._message.add_class("wb-message")
         self._refreshing = False
         self._model.observe(self._on_control_change, names="value")
         self._window.observe(self._on_control_change, names="value")
-        controls = [self._rollback_button] if self.can_roll_back else []
+        controls = [self._rollback_control] if self.can_roll_back else []
         super().__init__([
             widgets.HBox([self._model, self._window, self._updated]),
             widgets.HBox(list(self._tiles.values()), layout=widgets.Layout(flex_flow="row wrap")),
@@ -106,7 +114,12 @@ class MonitoringDashboard(widgets.VBox):
 
     @property
     def can_roll_back(self) -> bool:
-        return bool(self.url and self._maintainer_key)
+        return bool(self.allow_rollback and self.url and self._maintainer_key)
+
+    def _rollback_plan(self, alias: str = "production"):
+        registry = self.monitor.registry
+        return (self.model, alias, registry.aliases(self.model).get(alias),
+                registry.rollback_target(self.model, alias))
 
     def _on_control_change(self, _change):
         if not self._refreshing:  # a refresh that updates the model list must not recurse
@@ -204,11 +217,13 @@ class MonitoringDashboard(widgets.VBox):
     def rollback(self, alias: str = "production"):
         """Ask the service to move ``alias`` back to its previous version (maintainer key)."""
         if not self.can_roll_back:
-            raise PermissionError("rolling back needs the service URL and a maintainer key")
+            raise PermissionError("rolling back needs allow_rollback=True, the service URL and a "
+                                  "maintainer key")
         import httpx
 
         response = httpx.post(f"{self.url.rstrip('/')}/v2/models/{self.model}/aliases/{alias}/rollback",
-                              headers={"Authorization": f"Bearer {self._maintainer_key}"}, timeout=10)
+                              headers={"Authorization": f"Bearer {self._maintainer_key}",
+                                       ACTOR_HEADER: "dashboard"}, timeout=10)
         body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
         if response.status_code >= 400:
             self._message.value = f"<span style='color:#b00'>roll back refused: {escape(str(body.get('error', response.text)))}</span>"

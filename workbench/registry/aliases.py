@@ -102,6 +102,17 @@ class AliasOps:
             tx.bump_generation()
         return target
 
+    def rollback_target(self, name, alias) -> int | None:
+        """The version :meth:`rollback` would move ``alias`` to now, or None; changes nothing."""
+        check_name(name)
+        check_name(alias, "alias name")
+        with self._tables.read() as tx:
+            for top in tx.alias_stack(name, alias):
+                targets = {int(top["version"])} | {int(v) for v in json.loads(top["split"] or "{}")}
+                if not any(self._version_row(tx, name, v)["archived"] for v in targets):
+                    return int(top["version"])
+        return None
+
     def archive(self, name, version) -> None:
         """Hide ``version`` from "latest" (it stays loadable by number); refused while aliased."""
         check_name(name)

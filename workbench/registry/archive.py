@@ -12,15 +12,30 @@ import json
 import os
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 from . import codec
-from .blobs import sha256_of
-from .errors import IntegrityError, InvalidInputError, check_json_dict, check_metrics, check_name
+from .blobs import MAX_BLOB_BYTES, sha256_of
+from .errors import (
+    IntegrityError,
+    InvalidInputError,
+    check_json_dict,
+    check_metrics,
+    check_name,
+    check_tags,
+)
 
 FORMAT = "workbench.registry-archive/1"
-#: largest member we agree to read from an archive (guards against zip bombs)
-MAX_MEMBER_BYTES = 4 << 30
+#: largest member we agree to read from an archive (guards against zip bombs): a blob's cap
+MAX_MEMBER_BYTES = MAX_BLOB_BYTES
+#: largest manifest we read
+MAX_MANIFEST_BYTES = 1 << 20
+#: what reading a hostile zip or spec can raise besides our own errors
+_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
+                EOFError, OverflowError, ValueError, zlib.error)
+_SPEC_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError)
 
 
 def export_version(registry, name, version, path) -> Path:
@@ -55,13 +70,14 @@ def export_version(registry, name, version, path) -> Path:
     return path
 
 
-def _read_member(zf: zipfile.ZipFile, member: str, path) -> bytes:
+def _read_member(zf: zipfile.ZipFile, member: str, path, limit: int = MAX_MEMBER_BYTES) -> bytes:
     try:
         info = zf.getinfo(member)
     except KeyError:
         raise IntegrityError(f"archive {path} has no {member!r}; it is incomplete") from None
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise IntegrityError(f"archive {path}: {member!r} is too large ({info.file_size} bytes)")
+    if info.file_size > limit:
+        raise IntegrityError(f"archive {path}: {member!r} is too large ({info.file_size:,} bytes; "
+                             f"at most {limit:,} are read)")
     return zf.read(info)
 
 
@@ -83,9 +99,13 @@ def _describe(weights: bytes, path) -> tuple[dict, str]:
     spec, arrays = codec.decode(weights, "weight file")
     try:
         model = from_spec(spec, arrays)
-    except (ValueError, TypeError) as exc:
-        raise IntegrityError(f"archive {path}: its weight file does not hold a loadable model: {exc}") from None
-    return model.signature(), spec["class"]
+        return model.signature(), spec["class"]
+    except _SPEC_ERRORS as exc:
+        raise IntegrityError(f"archive {path}: its weight file does not hold a loadable model: "
+                             f"{type(exc).__name__}: {exc}") from None
+    except MemoryError:
+        raise IntegrityError(f"archive {path}: its weight file describes a model larger than this "
+                             "machine can hold; refusing it") from None
 
 
 def import_archive(registry, path, *, name=None):
@@ -96,8 +116,8 @@ def import_archive(registry, path, *, name=None):
     try:
         with zipfile.ZipFile(path) as zf:
             try:
-                manifest = json.loads(_read_member(zf, "manifest.json", path).decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                manifest = json.loads(_read_member(zf, "manifest.json", path, MAX_MANIFEST_BYTES))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                 raise IntegrityError(f"archive {path}: manifest.json is not valid JSON: {exc}") from None
             if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                 got = manifest.get("format") if isinstance(manifest, dict) else manifest
@@ -107,8 +127,12 @@ def import_archive(registry, path, *, name=None):
             ref = None
             if manifest.get("reference_sha256"):
                 ref = _checked_blob(zf, manifest["reference_sha256"], path, "reference file")
-    except zipfile.BadZipFile as exc:
+    except IntegrityError:
+        raise
+    except _READ_ERRORS as exc:
         raise IntegrityError(f"{path} is not a readable archive: {exc}") from None
+    except MemoryError:
+        raise IntegrityError(f"{path} declares more data than this machine can hold") from None
     source = check_name(manifest.get("name"), "model name in the archive")
     target = check_name(name) if name is not None else source
     parent = manifest.get("parent")
@@ -128,7 +152,7 @@ def import_archive(registry, path, *, name=None):
                              f"but the weights it holds are {signature!r}")
     row = dict(metrics=check_metrics(manifest.get("metrics")),
                params=check_json_dict(manifest.get("params"), "params"),
-               tags=check_json_dict(manifest.get("tags"), "tags"),
+               tags=check_tags(manifest.get("tags")),
                description=str(manifest.get("description") or ""), parent=parent,
                signature=signature, model_class=model_class, origin=origin)
     sha, size = registry.blobs.put(weights)

@@ -16,7 +16,9 @@ from .errors import IntegrityError
 
 #: prefix of temporary files; a crash may leave some behind, they are never read
 TMP_PREFIX = ".tmp-"
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+#: largest blob stored or read (the registry's models are far smaller; a bigger file is refused)
+MAX_BLOB_BYTES = 512 << 20
+_SHA_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256_of(data: bytes) -> str:
@@ -50,7 +52,7 @@ class BlobStore:
 
     def path(self, sha: str) -> Path:
         """Return the path of blob ``sha`` (which need not exist)."""
-        if not isinstance(sha, str) or not _SHA_RE.match(sha):
+        if not isinstance(sha, str) or not _SHA_RE.fullmatch(sha):
             raise IntegrityError(f"a blob name must be 64 lower-case hex digits, got {sha!r}")
         return self.root / sha
 
@@ -59,6 +61,9 @@ class BlobStore:
 
         If a sound blob with the same hash is already there it is kept as is.
         """
+        if len(data) > MAX_BLOB_BYTES:
+            raise IntegrityError(f"a blob of {len(data):,} bytes is larger than the "
+                                 f"{MAX_BLOB_BYTES:,} bytes the registry stores")
         sha = sha256_of(data)
         final = self.path(sha)
         if final.exists() and self._hash_file(final) == sha:
@@ -86,6 +91,10 @@ class BlobStore:
         """
         path = self.path(sha)
         try:
+            size = path.stat().st_size
+            if size > MAX_BLOB_BYTES:
+                raise IntegrityError(f"{what} file {path} is {size:,} bytes, larger than the "
+                                     f"{MAX_BLOB_BYTES:,} bytes the registry reads")
             data = path.read_bytes()
         except FileNotFoundError:
             raise IntegrityError(f"{what} file {path} is missing") from None

@@ -5,14 +5,22 @@ The member ``__spec__`` holds the spec as UTF-8 JSON in a ``uint8`` array; every
 model is the member ``array/<name>``. Only numeric and boolean dtypes are accepted, and
 reading uses ``np.load(..., allow_pickle=False)``, so a blob can never run code when loaded.
 The caller checks the SHA-256 of the bytes before decoding them.
+
+Before any array is loaded every member's ``.npy`` header is read on its own
+(:mod:`numpy.lib.format`) and the bytes its shape and dtype declare are compared with the
+bytes the member holds and with :data:`MAX_DECODED_BYTES`, so a small blob that *declares* a
+huge array is refused without allocating it.
 """
 from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
+import zlib
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from .errors import IntegrityError, InvalidInputError
 
@@ -20,6 +28,11 @@ SPEC_KEY = "__spec__"
 ARRAY_PREFIX = "array/"
 #: dtype kinds that may be stored: bool, signed/unsigned int, float, complex
 NUMERIC_KINDS = "biufc"
+#: most bytes the arrays of one blob may take once decoded, and most members it may have
+MAX_DECODED_BYTES = 512 << 20
+MAX_MEMBERS = 4096
+#: longest ``.npy`` header we read (numpy's own default limit)
+MAX_HEADER_BYTES = 10_000
 
 
 def check_arrays(arrays) -> dict[str, np.ndarray]:
@@ -61,9 +74,11 @@ def decode(data: bytes, what: str = "blob") -> tuple[dict, dict[str, np.ndarray]
     Raises
     ------
     IntegrityError
-        When the bytes are not a readable blob.
+        When the bytes are not a readable blob, or declare arrays larger than the blob holds
+        or than :data:`MAX_DECODED_BYTES`.
     """
     try:
+        check_sizes(data, what)
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             if SPEC_KEY not in npz.files:
                 raise IntegrityError(f"{what} has no {SPEC_KEY!r} member; it is not a registry blob")
@@ -77,8 +92,59 @@ def decode(data: bytes, what: str = "blob") -> tuple[dict, dict[str, np.ndarray]
                     arrays[key[len(ARRAY_PREFIX):]] = arr
     except IntegrityError:
         raise
-    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
+            NotImplementedError, RuntimeError, OverflowError, zlib.error) as exc:
         raise IntegrityError(f"{what} cannot be read as a registry blob: {exc}") from None
+    except MemoryError:
+        raise IntegrityError(f"{what} declares more data than this machine can hold; "
+                             "refusing it") from None
     if not isinstance(spec, dict):
         raise IntegrityError(f"{what} spec is not a JSON object")
     return spec, arrays
+
+
+def _member_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> int:
+    """Bytes the ``.npy`` member ``info`` declares (shape x item size), from its header only."""
+    with zf.open(info) as fh:
+        version = npy_format.read_magic(fh)
+        if version not in ((1, 0), (2, 0)):
+            raise IntegrityError(f"{what}: member {info.filename!r} uses .npy format {version}, "
+                                 "a registry blob uses 1.0 or 2.0")
+        read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        shape, _, dtype = read(fh, max_header_size=MAX_HEADER_BYTES)
+        header_bytes = fh.tell()
+    if dtype.hasobject or dtype.kind not in NUMERIC_KINDS:
+        raise IntegrityError(f"{what}: member {info.filename!r} has dtype {dtype}; only numeric "
+                             "arrays are read (anything else would need pickle)")
+    declared = math.prod(int(d) for d in shape) * dtype.itemsize
+    held = info.file_size - header_bytes
+    if declared > held:
+        raise IntegrityError(f"{what}: member {info.filename!r} declares shape {tuple(shape)} of "
+                             f"{dtype} ({declared:,} bytes) but holds only {held:,} bytes; "
+                             "refusing it before allocating anything")
+    return declared
+
+
+def check_sizes(data: bytes, what: str = "blob") -> int:
+    """Check the declared sizes of every array in blob ``data``; return the total bytes.
+
+    Raises
+    ------
+    IntegrityError
+        When a member declares more bytes than it holds, the blob has too many members, or the
+        arrays together would take more than :data:`MAX_DECODED_BYTES`.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise IntegrityError(f"{what} has {len(infos):,} members; at most {MAX_MEMBERS} are read")
+        total = 0
+        for info in infos:
+            if info.file_size > MAX_DECODED_BYTES:
+                raise IntegrityError(f"{what}: member {info.filename!r} is {info.file_size:,} "
+                                     f"bytes; at most {MAX_DECODED_BYTES:,} are read")
+            total += _member_size(zf, info, what)
+            if total > MAX_DECODED_BYTES:
+                raise IntegrityError(f"{what} declares {total:,}+ bytes of arrays; at most "
+                                     f"{MAX_DECODED_BYTES:,} are read")
+    return total

@@ -11,9 +11,14 @@ import math
 import numbers
 import re
 
-#: what a model name and an alias name may look like
-NAME_PATTERN = re.compile(r"^[a-z0-9._-]{1,64}$")
-NAME_RULE = "1-64 characters from lower-case letters a-z, digits 0-9, '.', '_' and '-'"
+#: what a model name and an alias name may look like (matched in full: no trailing newline)
+NAME_PATTERN = re.compile(r"[a-z0-9_-][a-z0-9._-]{0,63}")
+NAME_RULE = ("1-64 characters from lower-case letters a-z, digits 0-9, '.', '_' and '-', "
+             "not starting with '.'")
+#: what a tag key may look like (matched in full)
+TAG_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._:/-]{0,63}")
+TAG_KEY_RULE = ("1-64 characters from letters, digits, '.', '_', '-', ':' and '/', "
+                "not starting with '.'")
 
 
 class RegistryError(Exception):
@@ -64,9 +69,18 @@ def check_name(name, what: str = "model name") -> str:
     >>> check_name("digits-mlp")
     'digits-mlp'
     """
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InvalidNameError(f"{what} must be {NAME_RULE}; got {name!r}")
     return name
+
+
+def check_tags(tags) -> dict:
+    """Return ``tags`` (a dict of JSON values) if every key follows :data:`TAG_KEY_RULE`."""
+    tags = check_json_dict(tags, "tags")
+    for key in tags:
+        if not TAG_KEY_PATTERN.fullmatch(key):
+            raise InvalidNameError(f"tag names must be {TAG_KEY_RULE}; got {key!r}")
+    return tags
 
 
 def check_version(version) -> int:

@@ -20,6 +20,7 @@ from .errors import (
     check_json_dict,
     check_metrics,
     check_name,
+    check_tags,
     check_version,
 )
 from .records import Comparison, ModelVersion
@@ -105,7 +106,7 @@ class Registry(AliasOps, TrafficOps):
             raise InvalidInputError(f"model must have a to_spec() method (a workbench model), "
                                     f"got {type(model).__name__}")
         metrics, params = check_metrics(metrics), check_json_dict(params, "params")
-        tags = check_json_dict(tags, "tags")
+        tags = check_tags(tags)
         if not isinstance(description, str):
             raise InvalidInputError(f"description must be a string, got {type(description).__name__}")
         parent = self._check_parent(parent)

@@ -4,6 +4,8 @@ in by the answering worker at once, by the others within a poll.
 """
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -18,8 +20,16 @@ from .routes import _body_doc, _json_body, _state, requires, route_json
 router = APIRouter()
 
 
-def _as_author(state, key) -> Registry:
-    return Registry(state.cache.home, author=f"{key.name} (api)")
+#: a client may name itself (``X-Workbench-Actor: dashboard``): the audit log then shows
+#: ``dashboard (key NAME)``; the key still decides what is allowed
+ACTOR_HEADER = "x-workbench-actor"
+_ACTOR = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def _as_author(state, key, headers=None) -> Registry:
+    actor = (headers or {}).get(ACTOR_HEADER, "")
+    author = f"{actor} (key {key.name})" if _ACTOR.fullmatch(actor) else f"{key.name} (api)"
+    return Registry(state.cache.home, author=author)
 
 
 async def _alias_change(request: Request, name: str, alias: str, act, conflict: bool = False,
@@ -31,7 +41,7 @@ async def _alias_change(request: Request, name: str, alias: str, act, conflict: 
     key = state.auth.require(request.headers, "maintainer")
 
     def run():
-        reg = _as_author(state, key)
+        reg = _as_author(state, key, request.headers)
         try:
             previous = reg.aliases(name).get(alias)
             act(reg)

@@ -254,6 +254,11 @@ class _Tx:
         return self.conn.execute("SELECT id, version, split FROM alias_stack WHERE name = ? AND "
                                  "alias = ? ORDER BY id DESC LIMIT 1", (name, alias)).fetchone()
 
+    def alias_stack(self, name, alias) -> list:
+        """Every earlier target of ``alias`` (``id, version, split``), newest first."""
+        return self.conn.execute("SELECT id, version, split FROM alias_stack WHERE name = ? AND "
+                                 "alias = ? ORDER BY id DESC", (name, alias)).fetchall()
+
     def drop_alias_stack_entry(self, entry_id) -> None:
         self.conn.execute("DELETE FROM alias_stack WHERE id = ?", (entry_id,))
 

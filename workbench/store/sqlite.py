@@ -12,6 +12,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..home import create_private_file
+
 #: how long a writer waits for the lock before giving up
 BUSY_TIMEOUT_MS = 60_000
 
@@ -45,6 +47,7 @@ class SQLiteDatabase:
                                          isolation_level=None, check_same_thread=False)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(self.path)  # 0600 when new; its -wal/-shm get the same mode
             self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                          isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
