@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,16 +155,42 @@ def mkdocs_config(src: Path, out: Path, nav: list) -> dict:
     }
 
 
-def check_links(out: Path) -> None:
-    """LinkChecker over the built site: every internal link, image and anchor must resolve."""
-    # External links are not followed (the build machine has no internet); internal ones are.
-    beside = Path(sys.executable).with_name("linkchecker")
-    cmd = [str(beside) if beside.exists() else "linkchecker", "--no-status", "--no-warnings",
-           str(out / "index.html")]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+def check_links(out: Path) -> str:
+    """LinkChecker over the built site: every internal link, image and anchor must resolve.
+
+    The site is served over HTTP on 127.0.0.1 for the check (run as root, LinkChecker drops to
+    user ``nobody``, who may not read a private build folder). External links are not followed:
+    the build machine has no internet. Returns LinkChecker's summary.
+    """
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                               "--directory", str(out)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/index.html"
+        import urllib.request
+
+        for _ in range(100):                      # wait until it answers (about 0.1 s)
+            try:
+                urllib.request.urlopen(url, timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        beside = Path(sys.executable).with_name("linkchecker")
+        cmd = [str(beside) if beside.exists() else "linkchecker", "--no-status", "--no-warnings", url]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"broken links in the built site (LinkChecker exit {result.returncode})")
+    summary = next((line for line in result.stdout.splitlines() if "links in" in line), "")
+    return summary
 
 
 def build(out: Path) -> Path:
@@ -182,7 +209,7 @@ def build(out: Path) -> Path:
         env.pop("MPLBACKEND", None)  # the kernels draw inline, so the plots land in the pages
         subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--clean",
                         "--config-file", str(config)], check=True, env=env, cwd=tmp)
-    check_links(out)
+    print("links checked:", check_links(out))
     return out
 
 

@@ -22,10 +22,11 @@ def site(tmp_path_factory):
     result = subprocess.run([sys.executable, str(ROOT / "docs" / "site.py"), "--out", str(out)],
                             capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out
+    return out, result.stdout
 
 
 def test_every_walkthrough_is_a_page_with_its_plots(site):
+    site, _ = site
     notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert notebooks
     for name in notebooks:
@@ -36,6 +37,7 @@ def test_every_walkthrough_is_a_page_with_its_plots(site):
 
 
 def test_the_readme_pages_and_the_api_reference_are_there(site):
+    site, _ = site
     home = (site / "index.html").read_text(encoding="utf-8")
     assert "make demo" in home and "make test" in home
     benchmarks = (site / "benchmarks.html").read_text(encoding="utf-8")
@@ -46,9 +48,7 @@ def test_the_readme_pages_and_the_api_reference_are_there(site):
 
 
 def test_the_built_site_links_nowhere_broken(site):
-    beside = Path(sys.executable).with_name("linkchecker")
-    result = subprocess.run([str(beside), "--no-status", "--no-warnings", str(site / "index.html")],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:]
-    checked = re.search(r"(\d+) links in \d+ URLs checked", result.stdout)
-    assert checked and int(checked.group(1)) > 50, result.stdout[-500:]
+    out, log = site
+    # docs/site.py fails the build on a broken link; here we check that the check did real work
+    checked = re.search(r"(\d+) links in \d+ URLs checked", log)
+    assert checked and int(checked.group(1)) > 50, log[-500:]
