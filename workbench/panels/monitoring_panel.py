@@ -21,6 +21,7 @@ from ..monitoring.usage import usage_report
 from .plots import figure_to_output
 from .dashboard_html import (alerts_html, drift_table_html, history_html, kpi_tile, versions_html)
 from .usage_view import usage_html
+from .loop_html import quality_html, rollout_html
 
 WINDOWS = {"last minute": 60, "last 5 minutes": 300, "last 15 minutes": 900, "last hour": 3600}
 
@@ -79,6 +80,10 @@ class MonitoringDashboard(widgets.VBox):
         self._history.add_class("wb-history")
         self._usage = widgets.HTML()
         self._usage.add_class("wb-usage-view")
+        self._quality = widgets.HTML()      # live quality from labels (issue 14)
+        self._quality.add_class("wb-quality-panel")
+        self._rollout = widgets.HTML()      # automatic rollout state (issue 14)
+        self._rollout.add_class("wb-rollout-panel")
         self._rollback_button = widgets.Button(description="Roll back production", icon="undo",
                                                button_style="warning")
         self._rollback_button.on_click(lambda _: self.rollback())
@@ -94,6 +99,7 @@ class MonitoringDashboard(widgets.VBox):
             self._charts,
             widgets.HBox([self._versions, self._drift], layout=widgets.Layout(flex_flow="row wrap")),
             widgets.VBox([widgets.HTML("<h4>Usage per consumer (this window)</h4>"), self._usage]),
+            widgets.HBox([self._quality, self._rollout], layout=widgets.Layout(flex_flow="row wrap")),
             widgets.VBox([widgets.HTML("<h4>Version history</h4>"), self._history, *controls, self._message]),
         ])
         self.add_class("wb-dashboard")
@@ -169,6 +175,8 @@ class MonitoringDashboard(widgets.VBox):
             self._drift.value = drift_table_html(health.drift)
             self._history.value = history_html(self.monitor.registry.history(name)[-8:])
             self._usage.value = usage_html(self.usage(snap.time))
+            self._quality.value = quality_html(self.monitor.quality(name, self._window.value, now=now))
+            self._rollout.value = rollout_html(self.monitor.rollout(name))
             self._updated.value = f"<span class='wb-updated'>updated {time.strftime('%H:%M:%S', time.localtime(snap.time))}</span>"
         self._charts.outputs = (figure_to_output(_charts_figure(health)),)
         return snap

@@ -102,6 +102,7 @@ def _watch(state: ServingState, interval: float, preload: bool) -> None:
     next_touch = time.monotonic() + LAST_USED_INTERVAL
     while not state.stop.wait(interval):
         try:
+            state.log.load_settings(state.home)    # per-model input fractions
             if state.auth.keys is not None:
                 state.auth.keys.poll()
                 if time.monotonic() >= next_touch:        # last-used times, coalesced
@@ -117,7 +118,8 @@ def _watch(state: ServingState, interval: float, preload: bool) -> None:
 def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
                input_fraction: float = 0.1, poll_interval: float = 0.2, max_versions: int = 8,
                preload: bool = True, batching: BatchConfig | None = None,
-               jwt: JwtConfig | dict | None = None) -> "ServingApp":
+               jwt: JwtConfig | dict | None = None,
+               rollout_interval: float = 1.0) -> "ServingApp":
     """Return the inference service of a workbench home as an ASGI app.
 
     Parameters
@@ -141,6 +143,9 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         ``serving.batch_max_rows`` / ``serving.batch_max_delay_ms`` of a version override it.
     jwt : JwtConfig or dict, optional
         Also accept an identity provider's JWTs (see :mod:`.jwt_auth`); needs ``auth``.
+    rollout_interval : float, default=1.0
+        Seconds between looks of the rollout controller this worker runs (0: none); the
+        workers share one lease, so exactly one acts (see ``workbench.rollout.controller``).
 
     Examples
     --------
@@ -175,10 +180,15 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         watcher = threading.Thread(target=_watch, args=(state, poll_interval, preload),
                                    name="serving-watcher", daemon=True)
         watcher.start()
+        if rollout_interval:
+            from ..rollout.controller import run_in_background
+            rollout = run_in_background(home, state.stop, rollout_interval)
         try:
             yield
         finally:
             state.stop.set()
+            if rollout_interval:
+                rollout.join(timeout=10)
             await state.shadows.drain()
             watcher.join(timeout=10)
             state.log.close()
