@@ -10,9 +10,8 @@ import pytest
 from webhook_receiver import Receiver
 
 from workbench.models import LinearRegression, LogisticRegression
-from workbench.monitoring import Monitor, PredictionLog, loop_sql
+from workbench.monitoring import Monitor, PredictionLog, read_predictions
 from workbench.monitoring.feedback import FeedbackError, parse_feedback, record_feedback
-from workbench.monitoring.log import connect
 from workbench.monitoring.quality import wilson
 from workbench.monitoring.replay import set_input_fraction
 from workbench.monitoring.webhooks import (
@@ -23,17 +22,18 @@ from workbench.monitoring.webhooks import (
     verify_signature,
 )
 from workbench.registry import Registry
+from workbench.store import Store
 
 SECRET = "s3cret"
 
 
 def test_webhook_is_retried_after_two_failures_signed_and_logged(tmp_path):
-    conn = loop_sql.ensure(connect(tmp_path / "predictions.db"))
+    store = Store(tmp_path)
     slept = []
     with Receiver(fail_first=2) as receiver:
         hook = Webhook(receiver.url, secret=SECRET, backoff_s=0.01)
         event = {"kind": "alert", "text": "hello", "value": 1.5}
-        [result] = deliver([hook], event, conn=conn, sleep=lambda s: (slept.append(s), time.sleep(s)))
+        [result] = deliver([hook], event, tables=store.loop, sleep=lambda s: (slept.append(s), time.sleep(s)))
     assert result == {"target": receiver.url, "ok": True, "attempts": 3, "status": 200,
                       "error": None}
     assert receiver.attempts == 3 and slept == [0.01, 0.02]          # exponential backoff
@@ -45,16 +45,16 @@ def test_webhook_is_retried_after_two_failures_signed_and_logged(tmp_path):
                                 got["headers"]["x-workbench-signature"])
     assert not verify_signature("other", got["body"], got["headers"]["x-workbench-timestamp"],
                                 got["headers"]["x-workbench-signature"])
-    [row] = loop_sql.deliveries(conn)
+    [row] = store.loop.deliveries()
     assert row["ok"] == 1 and row["attempts"] == 3 and row["status"] == 200
-    conn.close()
+    store.close()
 
 
 def test_webhook_gives_up_after_max_attempts_and_slack_format(tmp_path):
-    conn = loop_sql.ensure(connect(tmp_path / "predictions.db"))
+    store = Store(tmp_path)
     with Receiver(fail_first=10) as receiver:
         hook = Webhook(receiver.url, max_attempts=3, backoff_s=0)
-        [result] = deliver([hook], {"kind": "rollout", "text": "x"}, conn=conn)
+        [result] = deliver([hook], {"kind": "rollout", "text": "x"}, tables=store.loop)
         assert not result["ok"] and result["attempts"] == 3 and result["error"] == "HTTP 500"
     with Receiver() as receiver:
         slack = Webhook(receiver.url, format="slack", events=["rollout"])
@@ -62,8 +62,8 @@ def test_webhook_gives_up_after_max_attempts_and_slack_format(tmp_path):
         deliver([slack], {"kind": "rollout", "text": "rolled back", "evidence": {}})
         assert receiver.events() == [{"text": "rolled back"}]
         assert "x-workbench-signature" not in receiver.received[0]["headers"]   # no secret
-    assert [r["ok"] for r in loop_sql.deliveries(conn)] == [0]
-    conn.close()
+    assert [r["ok"] for r in store.loop.deliveries()] == [0]
+    store.close()
 
 
 def test_signature_is_refused_when_old():
@@ -114,17 +114,17 @@ def test_alert_transitions_are_delivered_once(tmp_path, monkeypatch):
 
 
 def test_lease_lets_one_holder_act_until_it_expires(tmp_path):
-    a = loop_sql.ensure(connect(tmp_path / "predictions.db"))
-    b = loop_sql.ensure(connect(tmp_path / "predictions.db"))
-    assert loop_sql.acquire_lease(a, "ctl", "A", ttl=10, now=100)
-    assert not loop_sql.acquire_lease(b, "ctl", "B", ttl=10, now=105)
-    assert loop_sql.acquire_lease(a, "ctl", "A", ttl=10, now=105)      # renewed to 115
-    assert not loop_sql.acquire_lease(b, "ctl", "B", ttl=10, now=112)
-    assert loop_sql.acquire_lease(b, "ctl", "B", ttl=10, now=116)      # A stopped renewing
-    assert loop_sql.lease_holder(a, "ctl", now=117) == "B"
-    loop_sql.release_lease(b, "ctl", "B")
-    assert loop_sql.lease_holder(a, "ctl", now=117) is None
-    a.close(), b.close()
+    sa, sb = Store(tmp_path), Store(tmp_path)          # two processes' connections
+    a, b = sa.loop, sb.loop
+    assert a.acquire_lease("ctl", "A", ttl=10, now=100)
+    assert not b.acquire_lease("ctl", "B", ttl=10, now=105)
+    assert a.acquire_lease("ctl", "A", ttl=10, now=105)      # renewed to 115
+    assert not b.acquire_lease("ctl", "B", ttl=10, now=112)
+    assert b.acquire_lease("ctl", "B", ttl=10, now=116)      # A stopped renewing
+    assert a.lease_holder("ctl", now=117) == "B"
+    b.release_lease("ctl", "B")
+    assert a.lease_holder("ctl", now=117) is None
+    sa.close(), sb.close()
 
 
 def _served(home, model, version, X, outputs, ids):
@@ -146,11 +146,11 @@ def test_regression_quality_rmse_mae_and_prediction_drift(tmp_path):
     predictions = model.predict(live)
     _served(tmp_path, "house", 1, live, predictions, ids)
     truth = predictions + rng.normal(scale=0.5, size=100)
-    conn = connect(tmp_path / "predictions.db")
-    answer = record_feedback(conn, "house", {"feedback": [
+    store = Store(tmp_path)
+    answer = record_feedback(store.loop, "house", {"feedback": [
         {"id": rid, "labels": [float(t)]} for rid, t in zip(ids[:80], truth)]})
     assert answer == {"matched": 80, "unknown": []}
-    conn.close()
+    store.close()
     mon = Monitor(tmp_path)
     try:
         q = mon.quality("house").get(1)
@@ -174,10 +174,10 @@ def test_classifier_prediction_drift_and_timeline(tmp_path):
         reg.register("clf", LogisticRegression().fit(X, y), reference=X)
     ids = [f"c{i}" for i in range(60)]
     _served(tmp_path, "clf", 1, X[:60] + [4.0, 0], np.ones(60, dtype=int), ids)   # all class 1
-    conn = connect(tmp_path / "predictions.db")
-    record_feedback(conn, "clf", {"feedback": [{"id": r, "labels": [int(i % 2)]}
+    store = Store(tmp_path)
+    record_feedback(store.loop, "clf", {"feedback": [{"id": r, "labels": [int(i % 2)]}
                                                for i, r in enumerate(ids)]})
-    conn.close()
+    store.close()
     mon = Monitor(tmp_path)
     try:
         q = mon.quality("clf", window=3600, step=60).get(1)
@@ -203,9 +203,8 @@ def test_per_model_input_fraction(tmp_path):
             for _ in range(20):
                 log.record(model=model, version=1, status=200, latency_ms=1, rows=1,
                            outputs=[0], inputs=np.ones((1, 2)))
-    conn = connect(tmp_path / "predictions.db")
-    kept = dict(conn.execute("SELECT model, COUNT(inputs) FROM predictions GROUP BY model"))
-    conn.close()
+    records = read_predictions(tmp_path)
+    kept = {m: sum(r.inputs is not None for r in records if r.model == m) for m in ("full", "other")}
     assert kept == {"full": 20, "other": 0}
     assert set_input_fraction(tmp_path, "full", None) == {}
     with pytest.raises(ValueError, match="input fraction"):
@@ -226,14 +225,14 @@ def test_feedback_parser_refuses_bad_bodies(body):
 def test_quality_alert_rules_fire_below_their_threshold(tmp_path):
     from workbench.monitoring.alerts import AlertRule, accuracy_below, evaluate
 
-    conn = connect(tmp_path / "predictions.db")
+    store = Store(tmp_path)
     rules = [accuracy_below(0.9), AlertRule("labels stopped", "label_coverage", 0.1),
              AlertRule("rmse high", "rmse", 2.0)]
     assert rules[0].describe() == "accuracy < 90%"
     fired = {s.rule.metric: s.state for s in evaluate(
-        conn, rules, {"m": {"accuracy": 0.8, "label_coverage": 0.5, "rmse": 3.0}}, now=1)}
+        store.predictions, rules, {"m": {"accuracy": 0.8, "label_coverage": 0.5, "rmse": 3.0}}, now=1)}
     assert fired == {"accuracy": "firing", "label_coverage": "ok", "rmse": "firing"}
-    conn.close()
+    store.close()
 
 
 def test_panel_html_of_quality_and_rollout(tmp_path):

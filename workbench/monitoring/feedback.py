@@ -8,7 +8,7 @@ later, post the truth to ``/v2/models/{name}/feedback``::
 
 The answer is ``{"matched": <rows labelled>, "unknown": [<ids the log has no answer for>]}``.
 Each label is stored with the prediction-log row it belongs to (table ``labels``, see
-:mod:`.loop_sql`), so the join is exact whatever order labels arrive in; posting a label for
+:mod:`workbench.store.loop`), so the join is exact whatever order labels arrive in; posting a label for
 the same row again replaces the earlier one. Labels are class labels (as the model answers
 them) for classifiers and numbers for regressors.
 """
@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import math
 import numbers
-
-from . import loop_sql
 
 #: at most this many items per feedback request, and labels per item
 MAX_ITEMS, MAX_LABELS = 10_000, 100_000
@@ -77,15 +75,15 @@ def parse_feedback(body) -> list[tuple[str, list | None, list]]:
     return out
 
 
-def record_feedback(conn, model: str, body) -> dict:
-    """Check ``body``, store its labels against ``model``'s logged answers and return
+def record_feedback(tables, model: str, body) -> dict:
+    """Check ``body``, store its labels (``tables``: the store's
+    :class:`~workbench.store.LoopTables`) against ``model``'s logged answers and return
     ``{"matched": n_rows, "unknown": [ids]}``; raises :class:`FeedbackError` for a bad body
     (nothing is stored then)."""
     items = parse_feedback(body)
-    loop_sql.ensure(conn)
     writes, unknown = [], []
     for rid, rows, labels in items:
-        found = loop_sql.find_request(conn, model, rid)
+        found = tables.find_request(model, rid)
         if found is None:
             unknown.append(rid)
             continue
@@ -99,7 +97,7 @@ def record_feedback(conn, model: str, body) -> dict:
             raise FeedbackError(f"request {rid!r} had {n_rows} row(s); row {max(rows)} does not "
                                 "exist")
         writes.extend((rid, r, label, pred_id) for r, label in zip(rows, labels))
-    loop_sql.upsert_labels(conn, model, writes)
+    tables.upsert_labels(model, writes)
     return {"matched": len(writes), "unknown": unknown}
 
 

@@ -287,23 +287,28 @@ class Monitor:
 
         now = time.time() if now is None else float(now)
         lo = -math.inf if window is None else now - float(window)
-        return quality_report(self._conn, self.registry, model, lo, now, step=step,
+        return quality_report(self.store.loop, self.registry, model, lo, now, step=step,
                               reference_outputs=lambda v: self._reference_outputs(model, v))
 
     def _reference_outputs(self, model: str, version: int):
         """The version's outputs on the training sample of its drift reference (cached)."""
         cache = self.__dict__.setdefault("_ref_outputs", {})
         if (model, version) not in cache:
-            reference = self.registry.reference(model, version)
             outputs = None
-            if reference is not None and len(reference.get("sample", ())):
-                outputs = np.asarray(self.registry.load(model, version).predict(
-                    np.asarray(reference["sample"], dtype=np.float64))).tolist()
+            try:
+                reference = self.registry.reference(model, version)
+                if reference is not None and len(reference.get("sample", ())):
+                    outputs = np.asarray(self.registry.load(model, version).predict(
+                        np.asarray(reference["sample"], dtype=np.float64))).tolist()
+            except Exception:  # noqa: BLE001 - a model that cannot be loaded here: no drift
+                outputs = None
             cache[(model, version)] = outputs
         return cache[(model, version)]
 
     def quality_values(self, model: str, *, window: float, now: float) -> dict:
         """The label-based alert metrics of the live version (NaN without labels)."""
+        if not self.store.database("loop").table_exists("labels"):
+            return {}                        # no label was ever posted to this home
         live = self.live_version(model)
         q = self.quality(model, window, now=now).get(live) if live else None
         if q is None:
@@ -314,7 +319,7 @@ class Monitor:
     def rollout(self, model: str):
         """The model's running (or last) rollout, a :class:`workbench.rollout.RolloutState`."""
         from ..rollout.state import read_state
-        return read_state(self._conn, model)
+        return read_state(self.store.loop, model)
 
     # -- one refresh -------------------------------------------------------------------------
     def snapshot(self, *, window: float = 300, now: float | None = None, models=None,

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from . import loop_sql
-
 Z95 = 1.959963984540054
 
 
@@ -179,15 +177,14 @@ def prediction_drift(task: str, reference_outputs, live_outputs) -> PredictionDr
     return PredictionDrift("ks", float(result.statistic), float(result.pvalue), len(live), len(ref))
 
 
-def quality_report(conn, registry, model: str, lo: float, hi: float, *, step: float | None,
+def quality_report(tables, registry, model: str, lo: float, hi: float, *, step: float | None,
                    reference_outputs) -> QualityReport:
     """Join labels and predictions of ``model`` answered in [lo, hi] (see module docstring).
 
     ``reference_outputs(version)`` returns the version's outputs on its training sample, or None.
     """
-    loop_sql.ensure(conn)
-    rows = loop_sql.labelled_rows(conn, model, lo, hi)
-    served = loop_sql.served_rows(conn, model, lo, hi)
+    rows = tables.labelled_rows(model, lo, hi)
+    served = tables.served_rows(model, lo, hi)
     by_version: dict = {}
     for version, at, _row, output, label in rows:
         by_version.setdefault(int(version), []).append((at, output, label))
@@ -204,7 +201,7 @@ def quality_report(conn, registry, model: str, lo: float, hi: float, *, step: fl
         ref = reference_outputs(version)
         drift = None
         if ref is not None:
-            drift = prediction_drift(task, ref, loop_sql.served_outputs(conn, model, version, lo, hi))
+            drift = prediction_drift(task, ref, tables.served_outputs(model, version, lo, hi))
         out.append(version_quality(version, task, pairs, served.get(version, 0), drift, timeline))
     return QualityReport(model, None if math.isinf(hi - lo) else hi - lo, tuple(out))
 

@@ -25,8 +25,7 @@ import numpy as np
 import orjson
 
 from ..home import resolve_home
-from . import loop_sql
-from .log import FILENAME, connect
+from .log import FILENAME, open_tables
 from .quality import same_label
 
 SETTINGS = "monitoring.json"
@@ -64,12 +63,12 @@ def replay(home=None, model: str = "", version: int = 0, *, since: float | None 
     from ..registry import Registry
 
     home = resolve_home(home)
-    conn = loop_sql.ensure(connect(home / FILENAME))
+    store = open_tables(home / FILENAME)
     try:
-        logged = loop_sql.replay_rows(conn, model, -math.inf if since is None else since,
+        logged = store.loop.replay_rows(model, -math.inf if since is None else since,
                                       math.inf if until is None else until)
     finally:
-        conn.close()
+        store.close()
     if max_requests is not None:
         logged = logged[-int(max_requests):]
     with Registry(home) as registry:

@@ -15,7 +15,7 @@ sends ``{"text": ...}`` (Slack's incoming-webhook body) instead of the full even
 
 A delivery that fails (no answer, 429 or 5xx) is retried after ``backoff_s``, then twice that,
 and so on, ``max_attempts`` times in all; the outcome of each event on each hook is written to
-table ``webhook_deliveries`` (:func:`~.loop_sql.deliveries` reads it). Other 4xx answers are
+table ``webhook_deliveries`` (``Store(home).loop.deliveries()`` reads it). Other 4xx answers are
 not retried: the receiver said the request itself is wrong.
 """
 from __future__ import annotations
@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-from . import loop_sql
 
 EVENTS = ("alert", "rollout")
 logger = logging.getLogger("workbench.webhooks")
@@ -112,7 +110,7 @@ def body_for(hook: Webhook, event: dict) -> bytes:
     return json.dumps(event, default=str, sort_keys=True).encode()
 
 
-def deliver(hooks, event: dict, *, conn=None, sleep=time.sleep, client=None) -> list[dict]:
+def deliver(hooks, event: dict, *, tables=None, sleep=time.sleep, client=None) -> list[dict]:
     """POST ``event`` to every hook that wants its ``kind``, with retries; log and return
     ``[{"target", "ok", "attempts", "status", "error"}, ...]``."""
     results = []
@@ -124,8 +122,8 @@ def deliver(hooks, event: dict, *, conn=None, sleep=time.sleep, client=None) -> 
                 continue
             result = _deliver_one(client, hook, event, sleep)
             results.append(result)
-            if conn is not None:
-                loop_sql.log_delivery(conn, target=hook.url, event=event.get("kind", "?"),
+            if tables is not None:
+                tables.log_delivery(target=hook.url, event=event.get("kind", "?"),
                                       ok=result["ok"], attempts=result["attempts"],
                                       status=result["status"], error=result["error"])
     finally:
@@ -193,13 +191,13 @@ def wait_for_deliveries(home, timeout: float = 30.0) -> bool:
 
 
 def _worker(home: Path, q) -> None:
-    from .log import FILENAME, connect
+    from .log import FILENAME, open_tables
 
-    conn = loop_sql.ensure(connect(home / FILENAME))
+    tables = open_tables(home / FILENAME).loop
     while True:
         hooks, event = q.get()
         try:
-            deliver(hooks, event, conn=conn)
+            deliver(hooks, event, tables=tables)
         except Exception:
             logger.exception("webhook delivery failed")
         finally:

@@ -29,8 +29,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..home import resolve_home
-from ..monitoring import loop_sql
-from ..monitoring.log import FILENAME, connect
+from ..monitoring.log import FILENAME, open_tables
 from .policy import Decision, Evidence, RolloutPolicy, decide
 from .sequential import ArmStats
 from .state import RolloutState, audit, read_state, write_state
@@ -55,7 +54,8 @@ class RolloutController:
 
         self.home = resolve_home(home)
         self.registry = Registry(self.home, author=author)
-        self.conn = loop_sql.ensure(connect(self.home / FILENAME))
+        self.store = open_tables(self.home / FILENAME)
+        self.tables = self.store.loop
         self.lease_ttl = float(lease_ttl)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -63,8 +63,8 @@ class RolloutController:
         return f"RolloutController({str(self.home)!r}, holder={self.holder!r})"
 
     def close(self) -> None:
-        loop_sql.release_lease(self.conn, LEASE, self.holder)
-        self.conn.close()
+        self.tables.release_lease(LEASE, self.holder)
+        self.store.close()
         self.registry.close()
 
     def __enter__(self):
@@ -78,7 +78,7 @@ class RolloutController:
               policy: RolloutPolicy | None = None) -> RolloutState:
         """Start moving ``alias`` of ``model`` from its current version to ``to``."""
         policy = policy or RolloutPolicy()
-        current = read_state(self.conn, model)
+        current = read_state(self.tables, model)
         if current is not None and current.running:
             raise ValueError(f"{model} already has a running rollout ({current.describe()}); "
                              "stop it first")
@@ -93,36 +93,36 @@ class RolloutController:
         now = time.time()
         state = RolloutState(model, alias, baseline, to, "running", 0, policy, now, now, now, None)
         self._route(state, policy.steps[0])
-        write_state(self.conn, state)
+        write_state(self.tables, state)
         detail = {"reason": f"rollout of v{to} over v{baseline} started at "
                             f"{policy.steps[0]:g} %", "policy": policy.as_dict()}
         audit(self.registry, state, "rollout started", detail)
         self._notify(state, "started", detail)
         if policy.steps[0] >= 100:
             state = replace(state, state="promoted")
-            write_state(self.conn, state)
+            write_state(self.tables, state)
         return state
 
     def stop(self, model: str, reason: str = "stopped by hand") -> RolloutState:
         """Stop ``model``'s running rollout and send all traffic back to the baseline."""
-        state = read_state(self.conn, model)
+        state = read_state(self.tables, model)
         if state is None or not state.running:
             raise LookupError(f"{model} has no running rollout")
         return self._finish(state, Decision("stop", reason), "stopped")
 
     def status(self, model: str) -> RolloutState | None:
-        return read_state(self.conn, model)
+        return read_state(self.tables, model)
 
     # -- what the controller does ------------------------------------------------------------
     def tick(self, now: float | None = None) -> list[tuple[RolloutState, Decision]]:
         """One look at every running rollout (if this process holds the lease)."""
-        models = loop_sql.running_rollouts(self.conn)
-        if not models or not loop_sql.acquire_lease(self.conn, LEASE, self.holder,
+        models = self.tables.running_rollouts()
+        if not models or not self.tables.acquire_lease(LEASE, self.holder,
                                                      self.lease_ttl):
             return []
         out = []
         for model in models:
-            state = read_state(self.conn, model)
+            state = read_state(self.tables, model)
             if state is None or not state.running:
                 continue
             try:
@@ -149,12 +149,12 @@ class RolloutController:
         decision = decide(state.policy, self.evidence(state, now), state.step)
         if decision.action == "wait":
             state = replace(state, updated=now, last_decision=_decision_json(decision))
-            write_state(self.conn, state)
+            write_state(self.tables, state)
         elif decision.action == "advance":
             state = replace(state, step=state.step + 1, step_started=now, updated=now,
                             last_decision=_decision_json(decision))
             self._route(state, decision.weight)
-            write_state(self.conn, state)
+            write_state(self.tables, state)
             self._record(state, "advanced", decision)
         elif decision.action == "promote":
             state = self._finish(state, decision, "promoted")
@@ -166,7 +166,7 @@ class RolloutController:
         """Candidate and baseline figures since the rollout started (see :class:`Evidence`)."""
         now = time.time() if now is None else now
         b, c = state.baseline, state.candidate
-        rows = np.array(loop_sql.arm_requests(self.conn, state.model, [b, c], state.started),
+        rows = np.array(self.tables.arm_requests(state.model, [b, c], state.started),
                         dtype=np.float64).reshape(-1, 4)
         arms = {}
         for v in (b, c):
@@ -178,7 +178,7 @@ class RolloutController:
         quality = self._quality(state)
         agreement = None
         if self.registry.route(state.model, state.alias).shadow == c:
-            n, mean = loop_sql.shadow_agreement(self.conn, state.model, c, state.started)
+            n, mean = self.tables.shadow_agreement(state.model, c, state.started)
             agreement = (int(n), float(mean)) if n else None
         return Evidence(errors_c=arms[c][0], errors_b=arms[b][0], log_latency_c=arms[c][1],
                         log_latency_b=arms[b][1], p99_ms_c=arms[c][2], p99_ms_b=arms[b][2],
@@ -193,8 +193,8 @@ class RolloutController:
         task = (self.registry.get_version(state.model, state.candidate).signature or {}).get(
             "task", "classification")
         values: dict = {}
-        for version, _at, _row, output, label in loop_sql.labelled_rows(
-                self.conn, state.model, state.started, math.inf):
+        for version, _at, _row, output, label in self.tables.labelled_rows(
+                state.model, state.started, math.inf):
             if task == "classification":
                 value = 0.0 if same_label(output, label) else 1.0
             else:
@@ -222,7 +222,7 @@ class RolloutController:
             self._send_all(state, state.candidate if outcome == "promoted" else state.baseline)
         now = time.time()
         state = replace(state, state=outcome, updated=now, last_decision=_decision_json(decision))
-        write_state(self.conn, state)
+        write_state(self.tables, state)
         self._record(state, outcome, decision)
         return state
 

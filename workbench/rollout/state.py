@@ -5,7 +5,6 @@ import json
 import time
 from dataclasses import dataclass
 
-from ..monitoring import loop_sql
 from .policy import RolloutPolicy
 
 #: states of a rollout; only ``running`` ones are looked at by the controller
@@ -54,10 +53,10 @@ class RolloutState:
                 "last_decision": self.last_decision}
 
 
-def read_state(conn, model: str) -> RolloutState | None:
-    """The rollout row of ``model`` (None when it never had one)."""
-    loop_sql.ensure(conn)
-    row = loop_sql.get_rollout(conn, model)
+def read_state(tables, model: str) -> RolloutState | None:
+    """The rollout row of ``model`` in ``tables`` (the store's
+    :class:`~workbench.store.LoopTables`); None when it never had one."""
+    row = tables.get_rollout(model)
     if row is None:
         return None
     return RolloutState(
@@ -68,22 +67,20 @@ def read_state(conn, model: str) -> RolloutState | None:
         last_decision=json.loads(row["last_decision"]) if row["last_decision"] else None)
 
 
-def write_state(conn, state: RolloutState) -> None:
+def write_state(tables, state: RolloutState) -> None:
     values = state.as_dict()
     values["policy"] = json.dumps(state.policy.as_dict())
     values["last_decision"] = (None if state.last_decision is None
                                else json.dumps(state.last_decision))
-    loop_sql.put_rollout(conn, values)
+    tables.put_rollout(values)
 
 
 def audit(registry, state: RolloutState, action: str, detail: dict) -> None:
     """Append a rollout decision to the registry's audit log (``action`` such as
     ``"rollout aborted"``; ``detail`` holds the reason and the evidence)."""
     # the registry has no public "append an event" yet: this is the one place that writes it
-    from ..registry.store import add_audit
-
-    with registry._store.write() as conn:
-        add_audit(conn, name=state.model, action=action, author=registry.author, at=time.time(),
+    with registry._tables.write() as tx:
+        tx.add_audit(name=state.model, action=action, author=registry.author, at=time.time(),
                   version=state.candidate, alias=state.alias, previous=state.baseline,
                   detail=detail)
 
@@ -92,13 +89,13 @@ def load_state(home, model: str) -> RolloutState | None:
     """The rollout of ``model`` in ``home`` (None when the home has no prediction log yet)."""
     from pathlib import Path
 
-    from ..monitoring.log import FILENAME, connect
+    from ..monitoring.log import FILENAME, open_tables
 
     path = Path(home) / FILENAME
-    if not path.exists():
+    store = open_tables(path)
+    if not store.exists("loop"):
         return None
-    conn = connect(path)
     try:
-        return read_state(conn, model)
+        return read_state(store.loop, model)
     finally:
-        conn.close()
+        store.close()

@@ -173,7 +173,6 @@ async def load_model(request: Request, name: str):
                  "example": {"feedback": [{"id": "request-1", "labels": [3]}]}}}}})
 async def post_feedback(request: Request, name: str):
     from ..monitoring.feedback import FeedbackError, record_feedback
-    from ..monitoring.log import connect
 
     state = _state(request)
     body = parse_json(await read_body(request, state.limits.max_body_bytes))
@@ -181,11 +180,7 @@ async def post_feedback(request: Request, name: str):
     def store():
         state.cache.registry.resolve(name)       # 404 for a model that does not exist
         state.log.flush()                        # answers still queued can be labelled too
-        conn = connect(state.log.path)
-        try:
-            return record_feedback(conn, name, body)
-        finally:
-            conn.close()
+        return record_feedback(state.log.store.loop, name, body)
     try:
         return json_response(await run_in_threadpool(store))
     except FeedbackError as exc:
