@@ -16,10 +16,12 @@ from webhook_receiver import Receiver
 
 from workbench.models import LogisticRegression, MLPClassifier
 from workbench.monitoring import Monitor
-from workbench.monitoring.replay import replay, set_input_fraction
+from workbench.loadgen.replay import replay
+from workbench.monitoring.sampling import set_input_fraction
 from workbench.monitoring.webhooks import verify_signature
 from workbench.registry import Registry
 from workbench.rollout import RolloutController, RolloutPolicy
+from workbench.rollout.state import load_state
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 SECRET = "test-hook-secret"
@@ -68,8 +70,9 @@ def test_feedback_late_and_out_of_order_gives_the_exact_accuracy(service):
     truth = {rid: [int(v) for v in rng.integers(0, 2, len(labels))] for rid, labels in served.items()}
     ids = list(truth)
     rng.shuffle(ids)
-    post = lambda body: httpx.post(f"{server.url}/v2/models/iris/feedback", json=body,
-                                   headers=auth(keys["predictor"]), timeout=10)
+    def post(body):
+        return httpx.post(f"{server.url}/v2/models/iris/feedback", json=body,
+                          headers=auth(keys["predictor"]), timeout=10)
     # first: wrong labels for a third of the requests (to be replaced), and two unknown ids
     first = [{"id": rid, "labels": [1 - v for v in truth[rid]]} for rid in ids[:13]]
     r = post({"feedback": first + [{"id": "nope", "labels": [1]}, {"id": "q-x", "labels": [0]}]})
@@ -178,7 +181,7 @@ def test_replay_agrees_with_the_serving_version_and_matches_an_offline_compariso
 def drive(home, server, key, model="iris", max_requests=4000):
     """Send bursts of traffic; after each, wait until the server's controller has looked at
     what the burst logged. Return (final state, requests sent)."""
-    mon, sent, http = Monitor(home), 0, httpx.Client()
+    sent, http = 0, httpx.Client()
     rng = np.random.default_rng(1)
     X, _ = data(200, seed=3)
     try:
@@ -189,15 +192,14 @@ def drive(home, server, key, model="iris", max_requests=4000):
             burst_end = time.time()
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
-                state = mon.rollout(model)
+                state = load_state(home, model)
                 if not state.running or state.updated > burst_end + 0.3:
                     break
                 time.sleep(0.05)
             if not state.running:
                 return state, sent
-        return mon.rollout(model), sent
+        return load_state(home, model), sent
     finally:
-        mon.close()
         http.close()
 
 

@@ -13,7 +13,7 @@ from workbench.models import LinearRegression, LogisticRegression
 from workbench.monitoring import Monitor, PredictionLog, read_predictions
 from workbench.monitoring.feedback import FeedbackError, parse_feedback, record_feedback
 from workbench.monitoring.quality import wilson
-from workbench.monitoring.replay import set_input_fraction
+from workbench.monitoring.sampling import set_input_fraction
 from workbench.monitoring.webhooks import (
     Webhook,
     deliver,
@@ -253,3 +253,42 @@ def test_panel_html_of_quality_and_rollout(tmp_path):
     assert "aborted" in html and "v1 → v2" in html and "&lt;worse&gt;" in html
     assert "samples 50 / 400" in html and "0 %" in html
     assert "no automatic rollout" in rollout_html(None)
+
+
+def test_controller_aborts_on_labelled_quality_and_audits_the_evidence(tmp_path):
+    """No server: answers of a baseline and a worse candidate logged, labels posted, one look
+    of the controller rolls the alias back and writes the quality evidence to the audit log."""
+    from workbench.rollout import RolloutController, RolloutPolicy
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 2))
+    y = (X[:, 0] > 0).astype(int)
+    with Registry(tmp_path) as reg:
+        reg.register("q", LogisticRegression().fit(X, y))
+        reg.register("q", LogisticRegression().fit(X, 1 - y))          # always wrong
+        reg.set_alias("q", "production", 1)
+    policy = RolloutPolicy(steps=(50, 100), min_samples=10_000, min_test_samples=20)
+    with RolloutController(tmp_path) as ctl:
+        state = ctl.start("q", to=2, policy=policy)
+        with Registry(tmp_path) as reg:
+            models = {v: reg.load("q", version=v) for v in (1, 2)}
+        ids = []
+        with PredictionLog(tmp_path / "predictions.db") as log:
+            for i in range(120):
+                v = 1 + i % 2
+                log.record(model="q", version=v, status=200, latency_ms=1.0, rows=1,
+                           outputs=models[v].predict(X[i:i + 1]), request_id=f"q{i}")
+                ids.append(f"q{i}")
+        record_feedback(ctl.tables, "q", {"feedback": [{"id": r, "labels": [int(y[i])]}
+                                                       for i, r in enumerate(ids)]})
+        [(after, decision)] = ctl.tick()
+        assert decision.action == "abort" and decision.reason.startswith("quality")
+        assert after.state == "aborted" and ctl.status("q").state == "aborted"
+        assert ctl.tick() == []                                           # nothing runs now
+    with Registry(tmp_path) as reg:
+        assert reg.route("q", "production").weights == {1: 1.0}
+        event = reg.history("q")[-1]
+    assert event.action == "rollout aborted" and event.author == "rollout-controller"
+    quality = event.detail["evidence"]["quality"]
+    assert quality["effect"] > 0.5 and quality["n_candidate"] == 60 == quality["n_baseline"]
+    assert state.started <= event.at

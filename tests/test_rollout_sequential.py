@@ -10,6 +10,7 @@ from workbench.rollout.policy import Evidence, decide
 from workbench.rollout.simulate import simulate_rollout
 
 POLICY = RolloutPolicy(steps=(5, 25, 50, 100), min_samples=200, alpha=0.05)
+pytestmark = pytest.mark.slow      # a few thousand simulated rollouts: ~15 s
 N_RUNS = 200
 
 

@@ -201,7 +201,7 @@ class PredictionLog:
     def load_settings(self, home) -> None:
         """Read per-model input fractions from ``<home>/monitoring.json`` when it changed
         (``{"input_fraction": {"digits": 1.0}}``, written by
-        :func:`workbench.monitoring.replay.set_input_fraction`)."""
+        :func:`workbench.monitoring.sampling.set_input_fraction`)."""
         path = Path(home) / "monitoring.json"
         try:
             mtime = path.stat().st_mtime_ns

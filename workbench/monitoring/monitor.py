@@ -316,11 +316,6 @@ class Monitor:
         return {"accuracy": q.accuracy, "rmse": q.rmse,
                 "label_coverage": q.labelled_fraction if q.served_rows else math.nan}
 
-    def rollout(self, model: str):
-        """The model's running (or last) rollout, a :class:`workbench.rollout.RolloutState`."""
-        from ..rollout.state import read_state
-        return read_state(self.store.loop, model)
-
     # -- one refresh -------------------------------------------------------------------------
     def snapshot(self, *, window: float = 300, now: float | None = None, models=None,
                  step: float | None = None) -> Snapshot:

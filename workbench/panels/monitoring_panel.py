@@ -21,6 +21,7 @@ from ..monitoring.usage import usage_report
 from .plots import figure_to_output
 from .dashboard_html import (alerts_html, drift_table_html, history_html, kpi_tile, versions_html)
 from .usage_view import usage_html
+from ..rollout.state import load_state
 from .loop_html import quality_html, rollout_html
 
 WINDOWS = {"last minute": 60, "last 5 minutes": 300, "last 15 minutes": 900, "last hour": 3600}
@@ -176,7 +177,7 @@ class MonitoringDashboard(widgets.VBox):
             self._history.value = history_html(self.monitor.registry.history(name)[-8:])
             self._usage.value = usage_html(self.usage(snap.time))
             self._quality.value = quality_html(self.monitor.quality(name, self._window.value, now=now))
-            self._rollout.value = rollout_html(self.monitor.rollout(name))
+            self._rollout.value = rollout_html(load_state(self.monitor.home, name))
             self._updated.value = f"<span class='wb-updated'>updated {time.strftime('%H:%M:%S', time.localtime(snap.time))}</span>"
         self._charts.outputs = (figure_to_output(_charts_figure(health)),)
         return snap

@@ -77,7 +77,7 @@ class RolloutPolicy:
     @classmethod
     def from_dict(cls, data: dict) -> RolloutPolicy:
         if not isinstance(data, dict):
-            raise ValueError(  # noqa: TRY004 - a policy file's content: the CLI reports it
+            raise ValueError(
                 f"a rollout policy is a JSON object, got {type(data).__name__}")
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:

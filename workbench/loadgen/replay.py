@@ -1,7 +1,7 @@
 """Replay: run logged requests again through any version, and compare.
 
 The prediction log keeps the input rows of a sampled fraction of requests (all of them for a
-model whose input fraction is 1.0: :func:`set_input_fraction`). :func:`replay` sends those
+model whose input fraction is 1.0: :func:`workbench.monitoring.sampling.set_input_fraction`). :func:`replay` sends those
 inputs, request by request, to ``version`` — loaded in this process, or through a running
 service (``url``) — and compares the answers with what was served then:
 
@@ -14,21 +14,17 @@ service (``url``) — and compares the answers with what was served then:
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import orjson
 
 from ..home import resolve_home
-from .log import FILENAME, open_tables
-from .quality import same_label
-
-SETTINGS = "monitoring.json"
+from ..monitoring.log import FILENAME, open_tables
+from ..monitoring.quality import same_label
 
 
 @dataclass(frozen=True)
@@ -88,7 +84,9 @@ def replay(home=None, model: str = "", version: int = 0, *, since: float | None 
     finally:
         closer()
     agree, differences = _compare(task, pairs)
-    pct = lambda v, q: float(np.percentile(v, q)) if v else math.nan
+
+    def pct(values, q):
+        return float(np.percentile(values, q)) if values else math.nan
     return ReplayReport(model, int(version), target, len(logged), len(pairs),
                         agree / len(pairs) if pairs else math.nan, dict(served_by), differences,
                         pct(latencies, 50), pct(latencies, 99), pct(took, 50), pct(took, 99))
@@ -117,22 +115,3 @@ def _compare(task: str, pairs) -> tuple[int, dict]:
     diff = np.abs(served - again)
     return int(close.sum()), {"mean_abs_diff": float(diff.mean()) if len(diff) else 0.0,
                               "max_abs_diff": float(diff.max()) if len(diff) else 0.0}
-
-
-def set_input_fraction(home, model: str, fraction: float | None) -> dict:
-    """Keep the input rows of ``fraction`` of ``model``'s requests (1.0: all, for replay;
-    None: back to the server's default). Written to ``<home>/monitoring.json``; running
-    servers pick it up within a second. Returns the per-model settings."""
-    if fraction is not None and not (isinstance(fraction, (int, float)) and 0 <= fraction <= 1):
-        raise ValueError(f"the input fraction must be a number in [0, 1], got {fraction!r}")
-    path = Path(resolve_home(home)) / SETTINGS
-    settings = json.loads(path.read_text()) if path.exists() else {}
-    fractions = settings.setdefault("input_fraction", {})
-    if fraction is None:
-        fractions.pop(model, None)
-    else:
-        fractions[model] = float(fraction)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(settings, indent=2))
-    tmp.replace(path)
-    return fractions
