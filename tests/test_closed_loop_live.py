@@ -4,6 +4,7 @@ latency, promote an equal candidate), decisions audited and delivered to a real 
 receiver, replay of the logged traffic."""
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -268,3 +269,22 @@ def test_equal_candidate_is_promoted_to_100_percent(service):
     out = subprocess.run([sys.executable, "-m", "workbench.cli", "rollout", "status", "iris",
                           "--home", str(home)], check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and json.loads(out.stdout)["state"] == "promoted"
+
+
+def test_two_workers_one_controller_acts(tmp_path):
+    """Both uvicorn workers run the controller loop; the lease lets exactly one act: every
+    decision is audited once and the rollout ends promoted."""
+    keys = make_home(tmp_path)
+    X, y = data()
+    with Registry(tmp_path) as reg:
+        reg.register("iris", LogisticRegression().fit(X, y))           # v3 = v1
+    with Server(tmp_path, "--workers", "2") as server:
+        with RolloutController(tmp_path) as ctl:
+            ctl.start("iris", to=3, policy=POLICY)
+        state, _ = drive(tmp_path, server, keys["predictor"])
+    assert state.state == "promoted", state.describe()
+    actions = [e.action for e in rollout_events(tmp_path, state.started)]
+    assert actions == ["rollout started", "rollout advanced", "rollout promoted"]
+    acted = re.findall(r"workbench\.rollout \[(\d+)\] rollout iris", server.logs())
+    assert len(acted) == 2 and len(set(acted)) == 1         # one worker made both decisions
+    assert len(set(re.findall(r"\[(\d+)\]", server.logs()))) >= 2   # and two workers ran
