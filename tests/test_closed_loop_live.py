@@ -12,6 +12,8 @@ import time
 import httpx
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from serving_helpers import Server, auth, data, make_home, v2_body
 from webhook_receiver import Receiver
 
@@ -288,3 +290,17 @@ def test_two_workers_one_controller_acts(tmp_path):
     acted = re.findall(r"workbench\.rollout \[(\d+)\] rollout iris", server.logs())
     assert len(acted) == 2 and len(set(acted)) == 1         # one worker made both decisions
     assert len(set(re.findall(r"\[(\d+)\]", server.logs()))) >= 2   # and two workers ran
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["feedback", "id", "labels", "rows"]), inner, max_size=3),
+    max_leaves=12))
+def test_feedback_route_fuzz_never_answers_5xx(service, body):
+    _, server, keys, _ = service
+    r = httpx.post(f"{server.url}/v2/models/iris/feedback", headers=auth(keys["predictor"]) |
+                   {"content-type": "application/json"}, content=json.dumps(body), timeout=10)
+    assert r.status_code in (200, 400, 422), r.text
+    assert r.status_code == 200 or "error" in r.json()

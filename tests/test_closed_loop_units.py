@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from webhook_receiver import Receiver
 
 from workbench.models import LinearRegression, LogisticRegression
@@ -292,3 +294,22 @@ def test_controller_aborts_on_labelled_quality_and_audits_the_evidence(tmp_path)
     quality = event.detail["evidence"]["quality"]
     assert quality["effect"] > 0.5 and quality["n_candidate"] == 60 == quality["n_baseline"]
     assert state.started <= event.at
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["id", "labels", "rows", "feedback", "x"]), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=_json | st.fixed_dictionaries({"feedback": st.lists(_json, max_size=3)}))
+def test_feedback_parser_fuzz_refuses_with_feedback_error_only(body):
+    try:
+        items = parse_feedback(body)
+    except FeedbackError as exc:
+        assert str(exc)
+        return
+    for rid, rows, labels in items:
+        assert isinstance(rid, str) and labels and (rows is None or len(rows) == len(labels))
