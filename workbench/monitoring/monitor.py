@@ -291,19 +291,10 @@ class Monitor:
                               reference_outputs=lambda v: self._reference_outputs(model, v))
 
     def _reference_outputs(self, model: str, version: int):
-        """The version's outputs on the training sample of its drift reference (cached)."""
-        cache = self.__dict__.setdefault("_ref_outputs", {})
-        if (model, version) not in cache:
-            outputs = None
-            try:
-                reference = self.registry.reference(model, version)
-                if reference is not None and len(reference.get("sample", ())):
-                    outputs = np.asarray(self.registry.load(model, version).predict(
-                        np.asarray(reference["sample"], dtype=np.float64))).tolist()
-            except Exception:  # noqa: BLE001 - a model that cannot be loaded here: no drift
-                outputs = None
-            cache[(model, version)] = outputs
-        return cache[(model, version)]
+        from .quality import reference_outputs
+
+        return reference_outputs(self.registry, model, version,
+                                 self.__dict__.setdefault("_ref_outputs", {}))
 
     def quality_values(self, model: str, *, window: float, now: float) -> dict:
         """The label-based alert metrics of the live version (NaN without labels)."""

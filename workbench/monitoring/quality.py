@@ -217,3 +217,20 @@ def _timeline(task, items, step) -> list:
         out.append((float(start), q.labelled_rows,
                     q.accuracy if task == "classification" else q.rmse))
     return out
+
+
+def reference_outputs(registry, model: str, version: int, cache: dict):
+    """The version's outputs on the training sample of its drift reference (None without one,
+    or when the model cannot be loaded here), kept in ``cache``."""
+    if (model, version) not in cache:
+        outputs = None
+        try:
+            reference = registry.reference(model, version)
+            if reference is not None and len(reference.get("sample", ())):
+                outputs = np.asarray(registry.load(model, version).predict(
+                    np.asarray(reference["sample"], dtype=np.float64))).tolist()
+        except Exception:  # noqa: BLE001 - a model that cannot be loaded here: no drift, no error
+            outputs = None
+        cache[(model, version)] = outputs
+    return cache[(model, version)]
+
