@@ -35,6 +35,7 @@ API_PAGES = {
     "training": ["workbench.training"],
     "registry": ["workbench.registry"],
     "serving": ["workbench.serving"],
+    "rollout": ["workbench.rollout"],
     "monitoring": ["workbench.monitoring"],
     "optimize and explain": ["workbench.optimize", "workbench.explain"],
     "panels": ["workbench.panels"],

@@ -16,6 +16,8 @@ SUBCOMMAND_MODULES = [
     "workbench.serving.cli",
     "workbench.loadgen.cli",
     "workbench.walkthroughs",
+    "workbench.rollout.cli",
+    "workbench.loadgen.loop_cli",
 ]
 
 

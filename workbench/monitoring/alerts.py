@@ -10,7 +10,17 @@ metric                     meaning
 ``drift_share``            share of input features that drifted: PSI in the major band and a
                            significant KS test (0–1)
 ``seconds_since_request``  seconds since the model last answered a request
+``accuracy``               live accuracy of the served version from posted labels (fires
+                           while BELOW the threshold)
+``rmse``                   live RMSE of the served version from posted labels (regressors)
+``label_coverage``         labelled rows / rows answered by the served version (fires while
+                           BELOW the threshold: labels stopped arriving)
 =========================  ==============================================================
+
+Transitions (a rule starts firing, or is resolved) are returned with ``changed=True`` by
+:func:`evaluate`, exactly once across every process sharing the home (the state update is one
+``BEGIN IMMEDIATE`` transaction); :meth:`Monitor.snapshot` hands them to the webhooks of
+:mod:`.webhooks`, configured in the same ``alerts.json`` (``{"rules": [...], "webhooks": [...]}``).
 
 State (``firing`` or ``resolved``, since when, last value) lives in the ``alert_state`` table of
 the store (``<home>/predictions.db`` or PostgreSQL), so every viewer of every dashboard sees the same alerts. Rules may be
@@ -25,6 +35,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 METRICS = ("p99_latency_ms", "error_rate", "drift_share", "seconds_since_request")
+#: metrics from posted labels (:meth:`Monitor.quality`)
+QUALITY_METRICS = ("accuracy", "rmse", "label_coverage")
+ALL_METRICS = METRICS + QUALITY_METRICS
+#: metrics whose rules fire while the value is below the threshold
+BELOW = frozenset({"accuracy", "label_coverage"})
 
 @dataclass(frozen=True)
 class AlertRule:
@@ -36,8 +51,9 @@ class AlertRule:
     model: str | None = None
 
     def __post_init__(self):
-        if self.metric not in METRICS:
-            raise ValueError(f"unknown alert metric {self.metric!r}; choose one of {list(METRICS)}")
+        if self.metric not in ALL_METRICS:
+            raise ValueError(f"unknown alert metric {self.metric!r}; choose one of "
+                             f"{list(ALL_METRICS)}")
         if not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold):
             raise ValueError(f"alert threshold must be a finite number, got {self.threshold!r}")
         if not self.name:
@@ -48,9 +64,10 @@ class AlertRule:
 
     def describe(self) -> str:
         unit = {"p99_latency_ms": " ms", "seconds_since_request": " s"}.get(self.metric, "")
-        value = (f"{self.threshold:.0%}" if self.metric in ("error_rate", "drift_share")
+        value = (f"{self.threshold:.0%}" if self.metric in ("error_rate", "drift_share", "accuracy",
+                                                            "label_coverage")
                  else f"{self.threshold:g}{unit}")
-        return f"{self.metric} > {value}"
+        return f"{self.metric} {'<' if self.metric in BELOW else '>'} {value}"
 
 
 def latency_above(ms: float, model=None) -> AlertRule:
@@ -63,6 +80,10 @@ def error_rate_above(fraction: float, model=None) -> AlertRule:
 
 def drift_share_above(fraction: float, model=None) -> AlertRule:
     return AlertRule(f"drift share above {fraction:.0%}", "drift_share", fraction, model)
+
+
+def accuracy_below(fraction: float, model=None) -> AlertRule:
+    return AlertRule(f"accuracy below {fraction:.0%}", "accuracy", fraction, model)
 
 
 def no_traffic_for(seconds: float, model=None) -> AlertRule:
@@ -80,6 +101,10 @@ def load_rules(home) -> tuple:
         return DEFAULT_RULES
     try:
         items = json.loads(path.read_text())
+        if isinstance(items, dict):          # {"rules": [...], "webhooks": [...]}
+            items = items.get("rules", [])
+            if not items:
+                return DEFAULT_RULES
         return tuple(AlertRule(**item) for item in items)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path} must be a JSON list of rules like "
@@ -95,6 +120,7 @@ class AlertStatus:
     state: str  # "firing", "resolved" or "ok"
     since: float
     value: float | None
+    changed: bool = False   # this evaluation moved it to firing or resolved
 
     @property
     def firing(self) -> bool:
@@ -122,10 +148,11 @@ def evaluate(tables, rules, values: dict, now: float | None = None) -> list:
                 if value is None or (isinstance(value, float) and math.isnan(value)):
                     out.append(AlertStatus(rule, model, old_state, since, old_value))
                     continue
-                above = value > rule.threshold
+                above = value < rule.threshold if rule.metric in BELOW else value > rule.threshold
                 state = "firing" if above else ("resolved" if old_state in ("firing", "resolved") else "ok")
                 if state != old_state and not (old_state == "resolved" and state == "resolved"):
                     since = now
                 state_table.put(rule.name, model, state, since, float(value), now)
-                out.append(AlertStatus(rule, model, state, since, float(value)))
+                out.append(AlertStatus(rule, model, state, since, float(value),
+                                       changed=state != old_state and state != "ok"))
     return out

@@ -189,6 +189,9 @@ class PredictionLog(upkeep.WriterCare):
         self._reported = 0
         self._next_prune = time.monotonic() + min(5.0, self.retention.interval)
         self._rng = random.Random(random_state)
+        #: per-model input fractions overriding ``input_fraction`` (see :meth:`load_settings`)
+        self.input_fractions: dict = {}
+        self._settings_mtime = None
         self._queue: deque = deque()
         self._wake = threading.Event()
         self._write_lock = threading.Lock()
@@ -217,11 +220,31 @@ class PredictionLog(upkeep.WriterCare):
         if len(self._queue) >= self.max_queue:
             self._dropped("queue_full", f"the queue holds {self.max_queue} records")
             return
-        if inputs is not None and (error is not None or self._rng.random() >= self.input_fraction):
+        if inputs is not None and (error is not None or self._rng.random() >= self.input_fractions.get(
+                model, self.input_fraction)):
             inputs = None
         self._queue.append((time.time() if time_ is None else time_, request_id, model, version,
                             protocol, status, latency_ms, rows, outputs, inputs, error, role,
                             shadow_of, agreement, key_id))
+
+    def load_settings(self, home) -> None:
+        """Read per-model input fractions from ``<home>/monitoring.json`` when it changed
+        (``{"input_fraction": {"digits": 1.0}}``, written by
+        :func:`workbench.monitoring.sampling.set_input_fraction`)."""
+        path = Path(home) / "monitoring.json"
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            mtime = None
+        if mtime == self._settings_mtime:
+            return
+        self._settings_mtime = mtime
+        try:
+            fractions = orjson.loads(path.read_bytes()).get("input_fraction", {}) if mtime else {}
+            self.input_fractions = {str(k): float(v) for k, v in fractions.items()
+                                    if 0.0 <= float(v) <= 1.0}
+        except (OSError, ValueError, TypeError, AttributeError):
+            self.input_fractions = {}
 
     def flush(self) -> int:
         """Write everything queued now, on the caller's thread; return the number written.

@@ -284,6 +284,36 @@ class Monitor:
                              n_features=len(reference["feature_names"]))
         return drift_report(reference, X, model=model, version=version)
 
+    # -- quality from labels (see .quality) ----------------------------------------------------
+    def quality(self, model: str, window: float | None = None, *, now: float | None = None,
+                step: float | None = None):
+        """Accuracy/macro-F1 or RMSE/MAE per version from posted labels over the last ``window``
+        seconds (all time when None), with 95 % intervals, labelled fraction and prediction
+        drift; ``step`` adds a timeline. Returns a :class:`~.quality.QualityReport`."""
+        from .quality import quality_report
+
+        now = time.time() if now is None else float(now)
+        lo = -math.inf if window is None else now - float(window)
+        return quality_report(self.store.loop, self.registry, model, lo, now, step=step,
+                              reference_outputs=lambda v: self._reference_outputs(model, v))
+
+    def _reference_outputs(self, model: str, version: int):
+        from .quality import reference_outputs
+
+        return reference_outputs(self.registry, model, version,
+                                 self.__dict__.setdefault("_ref_outputs", {}))
+
+    def quality_values(self, model: str, *, window: float, now: float) -> dict:
+        """The label-based alert metrics of the live version (NaN without labels)."""
+        if not self.store.database("loop").table_exists("labels"):
+            return {}                        # no label was ever posted to this home
+        live = self.live_version(model)
+        q = self.quality(model, window, now=now).get(live) if live else None
+        if q is None:
+            return {}
+        return {"accuracy": q.accuracy, "rmse": q.rmse,
+                "label_coverage": q.labelled_fraction if q.served_rows else math.nan}
+
     # -- one refresh -------------------------------------------------------------------------
     def snapshot(self, *, window: float = 300, now: float | None = None, models=None,
                  step: float | None = None) -> Snapshot:
@@ -291,6 +321,12 @@ class Monitor:
         now = time.time() if now is None else float(now)
         names = list(models) if models is not None else self.models()
         healths = {m: self.health(m, window=window, now=now, step=step) for m in names}
-        values = {m: h.metric_values(now) for m, h in healths.items()}
+        values = {m: {**h.metric_values(now), **self.quality_values(m, window=window, now=now)}
+                  for m, h in healths.items()}
         states = _alerts.evaluate(self._tables, self.rules, values, now=now)
+        changed = [s for s in states if s.changed]
+        if changed:
+            from .webhooks import alert_event, deliver_in_background, load_webhooks
+            deliver_in_background(self.home, load_webhooks(self.home),
+                                  [alert_event(s) for s in changed])
         return Snapshot(now, float(window), healths, tuple(states))

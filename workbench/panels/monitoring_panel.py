@@ -22,6 +22,8 @@ from .plots import figure_to_output
 from .dashboard_html import (alerts_html, drift_table_html, history_html, kpi_tile, versions_html)
 from .rollback_control import RollbackControl
 from .usage_view import usage_html
+from ..rollout.state import load_state
+from .loop_html import quality_html, rollout_html
 
 #: header naming the client that acts with a key (the audit log shows ``dashboard (key NAME)``)
 ACTOR_HEADER = "X-Workbench-Actor"
@@ -87,6 +89,10 @@ class MonitoringDashboard(widgets.VBox):
         self._history.add_class("wb-history")
         self._usage = widgets.HTML()
         self._usage.add_class("wb-usage-view")
+        self._quality = widgets.HTML()      # live quality from labels (issue 14)
+        self._quality.add_class("wb-quality-panel")
+        self._rollout = widgets.HTML()      # automatic rollout state (issue 14)
+        self._rollout.add_class("wb-rollout-panel")
         self._rollback_control = RollbackControl(self._rollback_plan, self.rollback)
         self._rollback_button = self._rollback_control.button
         self._message = widgets.HTML()
@@ -102,6 +108,7 @@ class MonitoringDashboard(widgets.VBox):
             self._charts,
             widgets.HBox([self._versions, self._drift], layout=widgets.Layout(flex_flow="row wrap")),
             widgets.VBox([widgets.HTML("<h4>Usage per consumer (this window)</h4>"), self._usage]),
+            widgets.HBox([self._quality, self._rollout], layout=widgets.Layout(flex_flow="row wrap")),
             widgets.VBox([widgets.HTML("<h4>Version history</h4>"), self._history, *controls, self._message]),
         ])
         self.add_class("wb-dashboard")
@@ -182,6 +189,8 @@ class MonitoringDashboard(widgets.VBox):
             self._drift.value = drift_table_html(health.drift)
             self._history.value = history_html(self.monitor.registry.history(name)[-8:])
             self._usage.value = usage_html(self.usage(snap.time))
+            self._quality.value = quality_html(self.monitor.quality(name, self._window.value, now=now))
+            self._rollout.value = rollout_html(load_state(self.monitor.home, name))
             self._updated.value = f"<span class='wb-updated'>updated {time.strftime('%H:%M:%S', time.localtime(snap.time))}</span>"
         self._charts.outputs = (figure_to_output(_charts_figure(health)),)
         return snap

@@ -89,6 +89,7 @@ class RegistryPanel(widgets.VBox):
         self._shadow_button = widgets.Button(description="shadow selected")
         self._unshadow_button = widgets.Button(description="stop shadow")
         self._traffic = widgets.HTML()
+        self._rollout = widgets.HTML()      # the automatic rollout of the model, if any
         self._compare_button = widgets.Button(description="compare")
         self._comparison = widgets.HTML()
         self._plot = widgets.Output()
@@ -113,7 +114,7 @@ class RegistryPanel(widgets.VBox):
             widgets.HBox([self._rollback_alias, self._rollback_button]),
             widgets.HBox([self._canary_percent, self._canary_button, self._canary_promote,
                           self._canary_abort, self._shadow_button, self._unshadow_button]),
-            self._traffic, self._status, self._card,
+            self._traffic, self._rollout, self._status, self._card,
             widgets.HBox([self._v1, self._v2, self._compare_button]), self._comparison, self._plot,
         ], **kwargs)
         self.add_class("workbench-registry-panel")
@@ -181,6 +182,7 @@ class RegistryPanel(widgets.VBox):
             self._v1.value = numbers[-2] if len(numbers) > 1 else numbers[-1]
             self._v2.value = numbers[-1]
             self.select_version(self._version.value)
+            self._rollout.value = rollout_panel_html(self.registry, name)
 
     def select_version(self, version) -> None:
         """Show the model card of ``version`` of the selected model."""
@@ -286,3 +288,11 @@ class RegistryPanel(widgets.VBox):
         except (RegistryError, ValueError) as exc:
             self._say(str(exc), error=True)
             return None
+
+
+def rollout_panel_html(registry, name: str) -> str:
+    """Where the automatic rollout of ``name`` stands (see ``workbench rollout``)."""
+    from ..rollout.state import load_state
+    from .loop_html import rollout_html
+
+    return rollout_html(load_state(registry.home, name))

@@ -112,6 +112,7 @@ def _watch(state: ServingState, interval: float, preload: bool) -> None:
     next_touch = time.monotonic() + LAST_USED_INTERVAL
     while not state.stop.wait(interval):
         try:
+            state.log.load_settings(state.home)    # per-model input fractions
             if state.auth.keys is not None:
                 state.auth.keys.poll()
                 if time.monotonic() >= next_touch:        # last-used times, coalesced
@@ -130,7 +131,7 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
                jwt: JwtConfig | dict | None = None,
                loopback_guard: bool | None = None, retention_days: float | None = 30.0,
                retention_max_bytes: int | None = None, max_cold_loads: int = 30,
-               log_max_queue: int = 100_000) -> "ServingApp":
+               log_max_queue: int = 100_000, rollout_interval: float = 1.0) -> "ServingApp":
     """Return the inference service of a workbench home as an ASGI app.
 
     Parameters
@@ -167,6 +168,9 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         :class:`.models_cache.ModelCache`).
     log_max_queue : int, default=100_000
         Records waiting for the prediction-log writer; beyond, records are dropped and counted.
+    rollout_interval : float, default=1.0
+        Seconds between looks of the rollout controller this worker runs (0: none); the
+        workers share one lease, so exactly one acts (see ``workbench.rollout.controller``).
 
     Examples
     --------
@@ -207,10 +211,15 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         watcher = threading.Thread(target=_watch, args=(state, poll_interval, preload),
                                    name="serving-watcher", daemon=True)
         watcher.start()
+        if rollout_interval:
+            from ..rollout.controller import run_in_background
+            rollout = run_in_background(home, state.stop, rollout_interval)
         try:
             yield
         finally:
             state.stop.set()
+            if rollout_interval:
+                rollout.join(timeout=10)
             await state.shadows.drain()
             watcher.join(timeout=10)
             state.log.close()

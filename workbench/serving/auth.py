@@ -9,6 +9,7 @@ endpoint                                          least role
 ``GET /v2``, ``/v2/models…`` metadata and ready   viewer
 ``GET /metrics``, ``GET /v1/models/{name}``       viewer
 ``POST …/infer``, ``POST /v1/models/…:predict``   predictor
+``POST /v2/models/{name}/feedback``               predictor
 ``PUT``/``POST …/aliases/{alias}[/rollback]``     maintainer
 ``POST /v2/repository/models/{name}/load``        maintainer
 ``/admin/keys``                                   admin

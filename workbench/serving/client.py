@@ -134,6 +134,14 @@ class Client:
         return self._output(self.infer(name, X, version=version, outputs=["probabilities"]),
                             "probabilities")
 
+    def feedback(self, name: str, feedback) -> dict:
+        """Post true labels of earlier requests: ``{request_id: [label per row]}``, or the
+        ``{"feedback": [...]}`` body as is; return ``{"matched": n_rows, "unknown": [ids]}``."""
+        if isinstance(feedback, dict) and "feedback" not in feedback:
+            feedback = {"feedback": [{"id": str(rid), "labels": list(np.asarray(labels).tolist())}
+                                     for rid, labels in feedback.items()]}
+        return self.request("POST", f"/v2/models/{name}/feedback", json=feedback)
+
     # -- management ----------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int) -> dict:
         """Point ``alias`` at ``version`` (maintainer key)."""

@@ -111,6 +111,10 @@ class Endpoint:
         """The version that answers now."""
         return int(self.metadata()["model_version"])
 
+    def feedback(self, feedback) -> dict:
+        """Post true labels of earlier requests (``{request_id: [label per row]}``)."""
+        return self.client.feedback(self.name, feedback)
+
     def set_alias(self, alias: str, version: int) -> dict:
         """Point an alias of the model at ``version`` through the service."""
         return self.client.set_alias(self.name, alias, version)

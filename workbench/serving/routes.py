@@ -164,6 +164,31 @@ async def load_model(request: Request, name: str):
     return json_response({"name": name, "loaded": True, "model_version": str(loaded.version)})
 
 
+# -- feedback (predictor): true labels of earlier answers, see workbench.monitoring.feedback
+@router.post("/v2/models/{name}/feedback", tags=["feedback"],
+             summary="Post the true labels of earlier requests (predictor)",
+             dependencies=[Depends(requires("predictor"))],
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object", "required": ["feedback"]},
+                 "example": {"feedback": [{"id": "request-1", "labels": [3]}]}}}}})
+async def post_feedback(request: Request, name: str):
+    from ..monitoring.feedback import FeedbackError, record_feedback
+
+    state = _state(request)
+    body = parse_json(await read_body(request, state.limits.max_body_bytes))
+
+    def store():
+        state.cache.registry.resolve(name)       # 404 for a model that does not exist
+        state.log.flush()                        # answers still queued can be labelled too
+        return record_feedback(state.log.store.loop, name, body)
+    try:
+        return json_response(await run_in_threadpool(store))
+    except FeedbackError as exc:
+        raise ApiError(422, str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - registry errors map to 404/503
+        raise state.registry_error(exc) from None
+
+
 # -- keys (admin) ---------------------------------------------------------------------------
 _ADMIN = Depends(requires("admin"))
 

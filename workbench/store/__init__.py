@@ -5,7 +5,9 @@
 - :attr:`Store.registry` — models, versions, aliases, audit log (:mod:`.registry`);
 - :attr:`Store.keys` — hashed API keys (:mod:`.keys`);
 - :attr:`Store.predictions` — prediction log, roll-ups and alert state (:mod:`.predictions`);
-- :attr:`Store.quotas` — per-key quota state shared by worker processes (:mod:`.quotas`).
+- :attr:`Store.quotas` — per-key quota state shared by worker processes (:mod:`.quotas`);
+- :attr:`Store.loop` — feedback labels, rollouts, controller lease, webhook deliveries
+  (:mod:`.loop`).
 
 Backends: SQLite files in the home (``registry.db`` holds registry and keys, ``predictions.db``
 the log; the default) or one PostgreSQL database for everything, chosen by a store URL
@@ -19,10 +21,12 @@ import threading
 from pathlib import Path
 
 from . import keys as _keys
+from . import loop as _loop
 from . import predictions as _predictions
 from . import quotas as _quotas
 from . import registry as _registry
 from .keys import ConflictError, KeyTables
+from .loop import LoopTables
 from .migrations import Migration, SchemaError, migrate
 from .predictions import PredictionTables
 from .quotas import QuotaTables
@@ -33,6 +37,7 @@ __all__ = [
     "ENV",
     "ConflictError",
     "KeyTables",
+    "LoopTables",
     "Migration",
     "PredictionTables",
     "QuotaTables",
@@ -51,6 +56,7 @@ COMPONENTS = {
     "keys": ("registry.db", _keys.MIGRATIONS),
     "predictions": ("predictions.db", _predictions.MIGRATIONS),
     "quotas": ("quota.db", _quotas.MIGRATIONS),
+    "loop": ("predictions.db", _loop.MIGRATIONS),
 }
 
 
@@ -125,6 +131,12 @@ class Store:
     @property
     def quotas(self) -> QuotaTables:
         return self._open("quotas", QuotaTables)
+
+    @property
+    def loop(self) -> LoopTables:
+        """Feedback labels, rollouts, the controller lease, webhook deliveries (issue 14)."""
+        _ = self.predictions        # the loop's migration indexes the prediction log
+        return self._open("loop", LoopTables)
 
     def exists(self, component: str) -> bool:
         """SQLite: whether the component's file exists; PostgreSQL: always True."""
