@@ -31,7 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table, write_results
 
-from workbench.demo import ROOT, train_digits_versions, voila_command
+from workbench.dashboard import voila_command
+from workbench.demo import ROOT, train_digits_versions
 from workbench.monitoring import Monitor, PredictionLog
 from workbench.monitoring.log import FILENAME
 from workbench.processes import stop_process_group

@@ -10,7 +10,7 @@ import time
 import httpx
 import psutil
 
-from workbench.demo import voila_command, voila_env
+from workbench.dashboard import voila_command, voila_env
 from workbench.processes import stop_process_group
 from workbench.serving.endpoint import free_port
 

@@ -12,6 +12,7 @@ import sys
 #: modules that add sub-commands, in the order they are listed in ``workbench --help``
 SUBCOMMAND_MODULES = [
     "workbench.demo",
+    "workbench.dashboard",
     "workbench.registry.cli",
     "workbench.serving.cli",
     "workbench.loadgen.cli",

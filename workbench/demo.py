@@ -16,20 +16,15 @@ Ctrl-C stops all of them.
 from __future__ import annotations
 
 import os
-import secrets
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from .processes import stop_process_group
 
+from .dashboard import CULL_IDLE_TIMEOUT, MAX_KERNELS, start_dashboard
+
 ROOT = Path(__file__).resolve().parent.parent
-DASHBOARD = ROOT / "notebooks" / "04_monitoring.ipynb"
-#: defaults of the dashboard's kernel limits (see workbench.panels.voila_kernels)
-CULL_IDLE_TIMEOUT, CULL_INTERVAL, MAX_KERNELS = 120, 10, 8
-KERNEL_MANAGER = "workbench.panels.voila_kernels.DashboardKernelManager"
 
 
 def add_parser(subparsers) -> None:
@@ -84,45 +79,6 @@ def train_digits_versions(home, *, progress: bool = True) -> list:
         return versions
 
 
-def voila_command(port: int, notebook: Path = DASHBOARD, *, cull_idle_timeout: int = CULL_IDLE_TIMEOUT,
-                  cull_interval: int = CULL_INTERVAL, max_kernels: int = MAX_KERNELS,
-                  preheat: bool = True) -> list[str]:
-    """How the dashboard is started, from any working directory.
-
-    Voila on 127.0.0.1 with a token (taken from ``$JUPYTER_TOKEN``, never from argv: see
-    :func:`voila_env`), walkthrough cells left out and one pre-heated kernel (set here, not
-    only in ``voila.json``, which Voila reads only from its working directory), and the kernel
-    limits of :class:`workbench.panels.voila_kernels.DashboardKernelManager` (the pool counts).
-    """
-    notebook = Path(notebook).resolve()
-    return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
-            "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", f"--Voila.root_dir={notebook.parent}",
-            "--Voila.auto_token=True", "--VoilaExecutor.timeout=120",
-            "--TagRemovePreprocessor.remove_cell_tags=walkthrough",
-            f"--VoilaConfiguration.preheat_kernel={preheat}", "--VoilaConfiguration.default_pool_size=1",
-            f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
-            f"--DashboardKernelManager.max_kernels={max_kernels}",
-            f"--DashboardKernelManager.cull_idle_timeout={cull_idle_timeout}",
-            f"--DashboardKernelManager.cull_interval={cull_interval}",
-            "--DashboardKernelManager.cull_connected=False"]
-
-
-def voila_env(token: str, home, *, url: str | None = None, maintainer_key: str | None = None,
-              allow_rollback: bool = False, base: dict | None = None) -> dict:
-    """The environment of the dashboard's Voila: its token, the home, and — only with
-    ``allow_rollback`` — the service URL and maintainer key the *Roll back* control needs."""
-    from .panels.rollback_control import ROLLBACK_ENV
-
-    env = {k: v for k, v in (os.environ if base is None else base).items()
-           if k not in ("WORKBENCH_MAINTAINER_KEY", ROLLBACK_ENV)}
-    env.update(JUPYTER_TOKEN=token, WORKBENCH_HOME=str(home))
-    if url:
-        env["WORKBENCH_URL"] = url
-    if allow_rollback:
-        env.update({ROLLBACK_ENV: "1", "WORKBENCH_MAINTAINER_KEY": maintainer_key or ""})
-    return env
-
-
 def run(args) -> int:
     from .home import resolve_home
     from .loadgen.cli import dataset_for
@@ -144,16 +100,11 @@ def run(args) -> int:
                                      rps=args.rps, duration=args.duration, drift=2.0,
                                      drift_start=min(0.5, 60.0 / args.duration), bad_fraction=0.02)
         threading.Thread(target=simulator.run, name="simulator", daemon=True).start()
-        token = secrets.token_urlsafe(32)
-        env = voila_env(token, home, url=endpoint.url, maintainer_key=endpoint.key,
-                        allow_rollback=args.allow_rollback)
-        command = voila_command(args.voila_port, cull_idle_timeout=args.cull_after,
-                                cull_interval=min(CULL_INTERVAL, max(1, args.cull_after // 4)),
-                                max_kernels=args.max_pages)
-        voila = subprocess.Popen(command, env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True)
+        voila, page = start_dashboard(home, args.voila_port, url=endpoint.url,
+                                      maintainer_key=endpoint.key, allow_rollback=args.allow_rollback,
+                                      cull_after=args.cull_after, max_pages=args.max_pages)
         print(f"\ninference service : {endpoint.url}   (API docs: {endpoint.url}/docs)")
-        print(f"dashboard (Voila) : http://127.0.0.1:{args.voila_port}/?token={token}"
+        print(f"dashboard (Voila) : {page}"
               + ("   (Roll back enabled)" if args.allow_rollback else "   (read-only)"))
         print(f"simulated traffic : {simulator!r}")
         print("Ctrl-C stops everything.\n")

@@ -15,7 +15,7 @@ bounded:
 
 Voila is told to use it with
 ``--VoilaConfiguration.multi_kernel_manager_class=workbench.panels.voila_kernels.DashboardKernelManager``
-(see :func:`workbench.demo.voila_command`).
+(see :func:`workbench.dashboard.voila_command`).
 """
 from __future__ import annotations
 
