@@ -22,29 +22,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from .conv_ops import KERNEL, col2im, conv_forward
 from .losses import CrossEntropy
 from .tasks import ClassifierNetwork
-
-KERNEL = 3
-
-
-def im2col(images: np.ndarray) -> np.ndarray:
-    """Every 3×3 patch of zero-padded images (n, H, W) as rows: shape (n, H, W, 9)."""
-    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
-    patches = sliding_window_view(padded, (KERNEL, KERNEL), axis=(1, 2))  # (n, H, W, 3, 3)
-    return patches.reshape(*images.shape, KERNEL * KERNEL)
-
-
-def col2im(dcols: np.ndarray) -> np.ndarray:
-    """Adjoint of :func:`im2col`: add patch gradients (n, H, W, 9) back onto (n, H, W) pixels."""
-    n, H, W, _ = dcols.shape
-    padded = np.zeros((n, H + 2, W + 2), dtype=dcols.dtype)
-    for k in range(KERNEL * KERNEL):
-        di, dj = divmod(k, KERNEL)
-        padded[:, di:di + H, dj:dj + W] += dcols[..., k]
-    return padded[:, 1:-1, 1:-1]
 
 
 class ConvClassifier(ClassifierNetwork):
@@ -137,16 +118,7 @@ class ConvClassifier(ClassifierNetwork):
 
     # -- forward and backward ----------------------------------------------------------------
     def _logits(self, X, keep: bool = False):
-        (H, W), (ph, pw) = self._shape(), self._pool()
-        p, F, n = self.params_, int(self.n_filters), X.shape[0]
-        cols = im2col(X.reshape(n, H, W))                     # (n, H, W, 9)
-        Z1 = cols @ p["W0"] + p["b0"]                         # (n, H, W, F)
-        A1 = np.maximum(Z1, 0)
-        Hp, Wp = H // ph, W // pw
-        windows = A1[:, :Hp * ph, :Wp * pw].reshape(n, Hp, ph, Wp, pw, F)
-        P = windows.max(axis=(2, 4))                          # (n, Hp, Wp, F)
-        Z2 = P.reshape(n, -1) @ p["W1"] + p["b1"]
-        return (Z2, (cols, Z1, windows, P)) if keep else Z2
+        return conv_forward(X, self.params_, self._shape(), self._pool(), keep=keep)
 
     def _backward(self, delta, cache, grads_of_input=False):
         """Gradients of every weight array (or of the input) from ``delta = dL/dZ2``."""
