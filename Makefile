@@ -65,6 +65,7 @@ bench: setup browser wrk
 	$(BIN)/python benchmarks/registry.py
 	$(BIN)/python benchmarks/serving.py --suite all
 	$(BIN)/python benchmarks/monitoring.py
+	$(BIN)/python benchmarks/models.py
 
 constraints: setup
 	{ sed -n '/^#/p' $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new

@@ -38,6 +38,7 @@ API_PAGES = {
     "rollout": ["workbench.rollout"],
     "monitoring": ["workbench.monitoring"],
     "optimize and explain": ["workbench.optimize", "workbench.explain"],
+    "onnx": ["workbench.onnx"],
     "panels": ["workbench.panels"],
 }
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from workbench.models import LinearRegression, LogisticRegression
+from workbench.models import LinearRegression, LogisticRegression, RandomForestClassifier
+from workbench.onnx import export_onnx
 from workbench.registry import Registry
 from workbench.serving.endpoint import free_port
 from workbench.serving.keys import KeyStore
@@ -32,11 +33,17 @@ def data(n=120, seed=0):
     return X, (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
 
 
-def make_home(home: Path) -> dict:
+def make_home(home: Path, families: bool = False) -> dict:
     """Register ``iris`` v1, v2 (opposite answers) with ``production`` → 1, ``house`` (a
-    regressor), and create one key per role plus a revoked one; return the keys by role."""
+    regressor), and create one key per role plus a revoked one; return the keys by role.
+
+    With ``families``, also ``forest`` (a random forest) and ``onnx`` (a logistic regression
+    exported to ONNX and registered with ``register_onnx``, so onnxruntime serves it)."""
     X, y = data()
     with Registry(home) as reg:
+        if families:
+            reg.register("forest", RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y))
+            reg.register_onnx("onnx", export_onnx(LogisticRegression(random_state=0).fit(X, y)))
         reg.register("iris", LogisticRegression().fit(X, y))
         reg.register("iris", LogisticRegression().fit(X, 1 - y))
         reg.set_alias("iris", "production", 1)

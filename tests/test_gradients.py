@@ -2,7 +2,14 @@
 import numpy as np
 import pytest
 
-from workbench.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
+from workbench.models import (
+    ConvClassifier,
+    LinearRegression,
+    LinearSVC,
+    LogisticRegression,
+    MLPClassifier,
+    MLPRegressor,
+)
 from workbench.models.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
 
 RTOL = 1e-5
@@ -82,3 +89,50 @@ def test_model_gradients_match_finite_differences(label, model, task, kw):
     for name, theta in model.params_.items():
         numeric = numeric_gradient(lambda: model.loss_and_gradients(X, Y)[0], theta)
         assert rel_error(grads[name], numeric) < RTOL, f"{label}: gradient of {name}"
+
+
+SVM_CASES = [
+    (f"LinearSVC {loss} {k} classes", LinearSVC(loss=loss, alpha=0.1), k)
+    for loss in ("hinge", "squared_hinge") for k in (2, 3)
+]
+
+
+@pytest.mark.parametrize("label, model, n_classes", SVM_CASES, ids=[c[0] for c in SVM_CASES])
+def test_svm_gradients_match_finite_differences(label, model, n_classes):
+    X, y = _problem("classification", n_classes=n_classes)
+    model.set_params(dtype="float64", epochs=1, random_state=0)
+    model.fit(X, y)
+    Y = model._encode(y)
+    _, grads, _ = model.loss_and_gradients(X, Y)
+    assert set(grads) == set(model.params_)
+    for name, theta in model.params_.items():
+        numeric = numeric_gradient(lambda: model.loss_and_gradients(X, Y)[0], theta)
+        assert rel_error(grads[name], numeric) < RTOL, f"{label}: gradient of {name}"
+
+
+CONV_CASES = [
+    ("4x5 image, pool 2, 3 classes", {"image_shape": (4, 5), "pool_size": 2}, 3),
+    ("3x3 image, pool 3, 2 classes", {"image_shape": (3, 3), "pool_size": 3}, 2),
+    ("1x6 row, pool 2 clipped", {"image_shape": None, "pool_size": 2}, 3),
+]
+
+
+@pytest.mark.parametrize("label, kw, n_classes", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+def test_conv_gradients_match_finite_differences(label, kw, n_classes):
+    shape = kw["image_shape"] or (1, 6)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(12, shape[0] * shape[1]))
+    y = np.arange(12) % n_classes
+    model = ConvClassifier(n_filters=3, alpha=0.1, dtype="float64", epochs=1, random_state=0, **kw)
+    model.fit(X, y)
+    Y = model._encode(y)
+    _, grads, _ = model.loss_and_gradients(X, Y)
+    assert set(grads) == set(model.params_)
+    for name, theta in model.params_.items():
+        numeric = numeric_gradient(lambda: model.loss_and_gradients(X, Y)[0], theta)
+        assert rel_error(grads[name], numeric) < RTOL, f"{label}: gradient of {name}"
+    # the input gradient (col2im), which saliency uses
+    delta = rng.normal(size=(len(X), n_classes))
+    analytic = model.input_gradient(X, delta)
+    numeric = numeric_gradient(lambda: float(np.sum(model._logits(X) * delta)), X)
+    assert rel_error(analytic, numeric) < RTOL, f"{label}: gradient of the input"

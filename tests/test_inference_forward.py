@@ -11,6 +11,12 @@ import numpy as np
 import pytest
 
 from workbench.models import (
+    ConvClassifier,
+    DecisionTreeClassifier,
+    DecisionTreeRegressor,
+    LinearSVC,
+    RandomForestClassifier,
+    RandomForestRegressor,
     LinearRegression,
     LogisticRegression,
     MLPClassifier,
@@ -55,6 +61,14 @@ def _models():
         "q-logistic2": quantize(LogisticRegression(epochs=2, random_state=0).fit(X, y2), bits=2),
         "q-reg16": quantize(MLPRegressor(hidden_layer_sizes=(5,), epochs=2,
                                          random_state=0).fit(X, yr), bits=16),
+        "tree3": DecisionTreeClassifier(max_depth=5).fit(X, y3),
+        "forest2-f64": RandomForestClassifier(n_estimators=3, dtype="float64",
+                                              random_state=0).fit(X, y2),
+        "tree-reg": DecisionTreeRegressor(max_depth=4).fit(X, yr),
+        "forest-reg": RandomForestRegressor(n_estimators=2, random_state=0).fit(X, yr[:, 0]),
+        "svc2": LinearSVC(epochs=2, random_state=0).fit(X, y2),
+        "svc3": LinearSVC(loss="squared_hinge", epochs=2, random_state=0).fit(X, y3),
+        "cnn3": ConvClassifier(image_shape=(2, 3), n_filters=3, epochs=2, random_state=0).fit(X, y3),
     }
     return X, out
 
@@ -66,7 +80,8 @@ def models():
 
 @pytest.mark.parametrize("key", ["mlp3", "mlp2-tanh-f64", "mlp-reg", "logistic2", "logistic3",
                                  "linear", "linear-gd", "q8", "q4-sparse", "q-logistic2",
-                                 "q-reg16"])
+                                 "q-reg16", "tree3", "forest2-f64", "tree-reg", "forest-reg",
+                                 "svc2", "svc3", "cnn3"])
 def test_forward_is_bit_identical_to_the_estimator(models, key):
     X, found = models
     model = found[key]

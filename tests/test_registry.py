@@ -262,3 +262,31 @@ def test_histogram_counts_keep_discrete_values_apart():
     edges = np.array([[0.0] * 10 + [1.0]])
     counts = histogram_counts(np.array([[0.0]] * 9 + [[1.0]]), edges)
     assert counts[0, 0] == 9 and counts[0, -1] == 1 and counts.sum() == 10
+
+
+def _family_model(kind):
+    from workbench.data import load_dataset
+    from workbench.models import LogisticRegression, RandomForestClassifier
+    from workbench.onnx import export_onnx
+
+    data = load_dataset("iris")
+    if kind == "forest":
+        return RandomForestClassifier(n_estimators=4, random_state=0).fit(data.X, data.y), data.X
+    return export_onnx(LogisticRegression(epochs=20, random_state=0).fit(data.X, data.y)), data.X
+
+
+@pytest.mark.parametrize("kind", ["forest", "onnx"])
+def test_forest_and_onnx_round_trip_through_register_archive_and_import(tmp_path, reg, kind):
+    model, X = _family_model(kind)
+    mv = reg.register_onnx("m", model) if kind == "onnx" else reg.register("m", model)
+    assert mv.signature["task"] == "classification" and mv.signature["classes"] == [0, 1, 2]
+    loaded = reg.load("m")
+    expected = loaded.predict_proba(X)
+    if kind == "forest":
+        np.testing.assert_array_equal(expected, model.predict_proba(X))
+    archive = reg.export("m", None, tmp_path / "m.wbm")
+    other = Registry(tmp_path / "other", author="bob")
+    imported = other.import_(archive)
+    assert imported.sha256 == mv.sha256 and imported.model_class == mv.model_class
+    np.testing.assert_array_equal(other.load("m").predict_proba(X), expected)
+    assert reg.verify() == [] and other.verify() == []

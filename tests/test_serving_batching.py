@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from serving_helpers import N_FEATURES, Server, auth, make_home, v2_body
-from workbench.models import MLPClassifier
+from workbench.models import MLPClassifier, RandomForestClassifier
+from workbench.onnx import OnnxModel, export_onnx
 from workbench.registry import Registry
 from workbench.serving.batching import BatchConfig, Batcher
 from workbench.serving.models_cache import LoadedModel, ModelCache
@@ -34,9 +35,22 @@ def _requests(n, seed=1, max_rows=20):
             for _ in range(n)]
 
 
+def _family(kind):
+    """The MLP, a random forest, or the MLP exported to ONNX and run by onnxruntime."""
+    if kind == "mlp":
+        return _mlp()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, N_FEATURES))
+    y = (X[:, 0] - X[:, 2] > 0).astype(int) + (X[:, 1] > 1).astype(int)
+    if kind == "forest":
+        return RandomForestClassifier(n_estimators=5, max_depth=6, random_state=0).fit(X, y)
+    return OnnxModel.from_bytes(export_onnx(_mlp()))
+
+
 # -- the Batcher alone ---------------------------------------------------------------------
-def test_batcher_gives_every_caller_its_own_rows():
-    loaded = LoadedModel("m", 1, _mlp())
+@pytest.mark.parametrize("kind", ["mlp", "forest", "onnx"])
+def test_batcher_gives_every_caller_its_own_rows(kind):
+    loaded = LoadedModel("m", 1, _family(kind))
     batcher = Batcher(loaded.run, BatchConfig(64, 5.0))
     requests = _requests(64)
 

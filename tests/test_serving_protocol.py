@@ -10,7 +10,7 @@ from workbench.monitoring import read_predictions
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
-    keys = make_home(home)
+    keys = make_home(home, families=True)
     with Server(home) as server:
         with httpx.Client(base_url=server.url, headers=auth(keys["admin"]), timeout=10) as http:
             yield server, keys, http, home
@@ -38,7 +38,8 @@ def test_model_list(served):
 @pytest.mark.parametrize("path, version", [("/v2/models/iris", "1"),
                                            ("/v2/models/iris/versions/2", "2"),
                                            ("/v2/models/iris/versions/production", "1"),
-                                           ("/v2/models/house", "1")])
+                                           ("/v2/models/house", "1"),
+                                           ("/v2/models/forest", "1"), ("/v2/models/onnx", "1")])
 def test_model_metadata(served, path, version):
     _, _, http, _ = served
     meta = http.get(path).json()
@@ -91,6 +92,22 @@ def test_infer_requested_outputs_and_fp32(served):
     answer = http.post("/v2/models/iris/infer",
                        json=v2_body(X, "FP32", outputs=[{"name": "probabilities"}])).json()
     assert [o["name"] for o in answer["outputs"]] == ["probabilities"]
+
+
+@pytest.mark.parametrize("name", ["forest", "onnx"])
+def test_infer_tree_and_onnx_models_answer_as_in_memory(served, name):
+    from workbench.registry import Registry
+
+    _, _, http, home = served
+    X, _ = data(5, seed=3)
+    answer = http.post(f"/v2/models/{name}/infer", json=v2_body(X, "FP32")).json()
+    outputs = {o["name"]: o for o in answer["outputs"]}
+    with Registry(home) as reg:
+        model = reg.load(name)
+    expected = model.forward(X.astype(np.float32))
+    np.testing.assert_allclose(np.reshape(outputs["probabilities"]["data"], (5, 2)), expected,
+                               rtol=1e-6, atol=1e-7)
+    assert outputs["label"]["data"] == model.predict(X).tolist()
 
 
 def test_infer_regressor(served):

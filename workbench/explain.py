@@ -149,16 +149,20 @@ def _network_parts(model):
     elif hasattr(model, "params_") and callable(getattr(model, "_loss", None)):
         p, activation = model.params_, model._activation_name()
         output = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
-                  "mse": "identity"}[model._loss().name]
+                  "mse": "identity", "hinge": "scores",
+                  "squared_hinge": "scores"}[model._loss().name]
     else:
-        raise TypeError(f"saliency needs a fitted workbench network (MLP, linear or quantized "
-                        f"model), got {type(model).__name__}")
+        raise TypeError(f"saliency needs a differentiable workbench network (MLP, linear, SVM, "
+                        f"convolutional or quantized model), got {type(model).__name__}; for "
+                        f"trees and forests use permutation_importance or feature_importances_")
     return [p[f"W{i}"] for i in range(len(p) // 2)], activation, output
 
 
 def _output_gradient(Z, output, idx, of):
     """d(chosen output)/dZ, shape like Z; ``idx`` is the class (or output) index per row."""
     rows = np.arange(len(Z))
+    if output == "scores" and Z.shape[1] == 1:  # LinearSVC, two classes: scores (-z, z)
+        return np.where(idx == 1, 1.0, -1.0)[:, None] * np.ones_like(Z)
     if output == "sigmoid":  # one logit z: P(class 1) = σ(z), P(class 0) = 1 - σ(z)
         sign = np.where(idx == 1, 1.0, -1.0)[:, None]
         if of == "logit":
@@ -167,7 +171,7 @@ def _output_gradient(Z, output, idx, of):
         return sign * p * (1 - p)
     onehot = np.zeros_like(Z)
     onehot[rows, idx] = 1
-    if output == "identity" or of == "logit":
+    if output in ("identity", "scores") or of == "logit":
         return onehot
     P = softmax(Z)
     return P[rows, idx][:, None] * (onehot - P)
@@ -200,7 +204,7 @@ def saliency(model, X, *, target=None, of=None) -> np.ndarray:
     Z, cache = model._logits(X, keep=True)
     if classifier:
         if target is None:
-            idx = model.predict_proba(X).argmax(axis=1)
+            idx = model.forward(X).argmax(axis=1)   # probabilities, or scores for an SVM
         else:
             labels = np.broadcast_to(np.asarray(target, dtype=model.classes_.dtype), (len(X),))
             idx = np.searchsorted(model.classes_, labels).clip(0, len(model.classes_) - 1)
@@ -212,8 +216,10 @@ def saliency(model, X, *, target=None, of=None) -> np.ndarray:
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k < Z.shape[1]:
             raise ValueError(f"target must be an output index in [0, {Z.shape[1]}), got {target!r}")
         idx = np.full(len(X), int(k))
-    _, f_backward = get_activation(activation)
     delta = _output_gradient(Z, output, idx, of)
+    if callable(getattr(model, "input_gradient", None)):  # a convolutional network (col2im)
+        return model.input_gradient(X, delta)
+    _, f_backward = get_activation(activation)
     for i in reversed(range(len(weights))):
         grad_A = delta @ weights[i].T
         if i == 0:

@@ -40,10 +40,21 @@ def _check_network(model, what: str) -> None:
         raise TypeError(f"{what} needs a float workbench network, got an already quantized "
                         f"{type(model).__name__}; {what} the float model instead")
     if not isinstance(model, Network):
+        extra = (": a tree's size is set by max_depth / min_samples_leaf instead"
+                 if hasattr(model, "criterion") else "")
         raise TypeError(f"{what} works on workbench networks (MLPClassifier, MLPRegressor, "
-                        f"LogisticRegression, LinearRegression), got {type(model).__name__}")
+                        f"LogisticRegression, LinearRegression, LinearSVC, ConvClassifier), got "
+                        f"{type(model).__name__}{extra}")
     check_is_fitted(model, "params_", msg=f"This {type(model).__name__} instance is not fitted "
                     f"yet; fit it before calling {what}().")
+    if what == "quantize" and model._loss().name not in ("cross_entropy", "binary_cross_entropy",
+                                                         "mse"):
+        raise TypeError(f"quantize works on dense networks with probability or value outputs "
+                        f"(MLPs, LogisticRegression, LinearRegression), not {type(model).__name__}; "
+                        f"prune it instead")
+    if what == "quantize" and callable(getattr(model, "input_gradient", None)):
+        raise TypeError(f"quantize stores dense layers only; {type(model).__name__} has a "
+                        f"convolution layer: prune it instead")
 
 
 def quantize(model, bits: int = 8, per_channel: bool = True):

@@ -178,6 +178,49 @@ class EarlyStopping(Callback):
                 model.params_[k][...] = v
 
 
+class ConvergenceStop(Callback):
+    """Stop once the training loss has not fallen by ``tol`` for ``n_iter_no_change`` epochs.
+
+    This is scikit-learn's rule for its MLPs (``tol``, ``n_iter_no_change``): ``epochs`` becomes
+    an upper bound. After training, ``model.converged_`` tells whether the loss settled; when
+    the epochs ran out first a :class:`~sklearn.exceptions.ConvergenceWarning` says so.
+    """
+
+    def __init__(self, tol: float = 1e-4, n_iter_no_change: int = 10):
+        if int(n_iter_no_change) < 1:
+            raise ValueError(f"n_iter_no_change must be a positive integer, got {n_iter_no_change!r}")
+        self.tol, self.n_iter_no_change = float(tol), int(n_iter_no_change)
+
+    def on_train_begin(self, model):
+        self.best, self.wait, self.stopped_epoch = np.inf, 0, None
+
+    def on_epoch_end(self, model, epoch, logs):
+        loss = logs["loss"]
+        self.wait = self.wait + 1 if loss > self.best - self.tol else 0
+        self.best = min(self.best, loss)
+        if self.wait >= self.n_iter_no_change:
+            self.stopped_epoch = epoch
+            return True
+        return None
+
+    def on_train_end(self, model, history):
+        model.converged_ = self.stopped_epoch is not None
+
+
+def warn_if_not_converged(model, epochs: int) -> None:
+    """Warn (scikit-learn's ``ConvergenceWarning``) when ``model.converged_`` is False."""
+    if getattr(model, "converged_", True):
+        return
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.warn(f"{type(model).__name__} did not converge: the training loss was still "
+                  f"falling by more than tol={model.tol} after epochs={epochs}; raise epochs "
+                  f"(or the learning_rate) to train to convergence", ConvergenceWarning,
+                  stacklevel=4)
+
+
 def _as_callback(cb) -> Callback:
     if isinstance(cb, Callback):
         return cb

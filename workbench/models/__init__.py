@@ -21,7 +21,11 @@ _EXPORTS = {
     "from_spec": ".classes", "MODEL_CLASSES": ".classes", "WorkbenchModel": ".base",
     "SPEC_FORMAT": ".forward", "build_forward": ".forward", "load_for_inference": ".forward",
     "InferenceModel": ".forward",
+    "DecisionTreeClassifier": ".trees", "DecisionTreeRegressor": ".trees",
+    "RandomForestClassifier": ".trees", "RandomForestRegressor": ".trees",
+    "LinearSVC": ".svm", "ConvClassifier": ".conv", "OnnxModel": ".onnx_model",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
-__all__ = ['MODEL_CLASSES', 'SGD', 'SPEC_FORMAT', 'Adam', 'InferenceModel', 'LinearRegression', 'LogisticRegression', 'MLPClassifier', 'MLPRegressor', 'Momentum', 'Optimizer', 'QuantizedClassifier', 'QuantizedRegressor', 'RMSprop', 'WorkbenchModel', 'build_forward', 'from_spec', 'load_for_inference', 'make_optimizer']
+__all__ = ['ConvClassifier', 'DecisionTreeClassifier', 'DecisionTreeRegressor', 'LinearSVC',
+           'OnnxModel', 'RandomForestClassifier', 'RandomForestRegressor', 'MODEL_CLASSES', 'SGD', 'SPEC_FORMAT', 'Adam', 'InferenceModel', 'LinearRegression', 'LogisticRegression', 'MLPClassifier', 'MLPRegressor', 'Momentum', 'Optimizer', 'QuantizedClassifier', 'QuantizedRegressor', 'RMSprop', 'WorkbenchModel', 'build_forward', 'from_spec', 'load_for_inference', 'make_optimizer']

@@ -15,7 +15,7 @@ from .forward import DTYPES, SPEC_FORMAT, check_dtype  # noqa: F401 - also this 
 #: fitted attributes a spec may carry besides a class's ``_spec_attributes``
 _SPECIAL_ATTRIBUTES = {"classes_", "classes_dtype", "feature_names_in_", "history_"}
 #: entries of ``_spec_attributes`` a spec may leave out (not every fit records them)
-_OPTIONAL_ATTRIBUTES = {"n_iter_", "loss_"}
+_OPTIONAL_ATTRIBUTES = {"n_iter_", "loss_", "converged_"}
 
 
 def _to_json(value):
@@ -127,7 +127,7 @@ class WorkbenchModel(BaseEstimator):
             a = np.asarray(arrays[name])
             if a.shape != shape:
                 raise ValueError(f"array {name!r} has shape {a.shape}, expected {shape}")
-            model.params_[name] = a.astype(dtype, copy=True)
+            model.params_[name] = a.astype(model._param_dtype(name) or dtype, copy=True)
         return model
 
     def signature(self) -> dict:
@@ -146,6 +146,10 @@ class WorkbenchModel(BaseEstimator):
 
     def _param_shapes(self) -> dict[str, tuple]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _param_dtype(self, name: str):
+        """The dtype array ``name`` is stored in; None means the model's ``dtype``."""
+        return None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

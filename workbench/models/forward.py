@@ -241,3 +241,7 @@ def _quantized_forward(spec: dict, arrays: dict):
             return np.hstack([1 - P, P]) if P.shape[1] == 1 else P
         return forward
     return lambda X: link(logits(X))
+
+
+# the other families' builders (numpy only); imported last, as they use the helpers above
+from . import forward_families  # noqa: E402, F401

@@ -35,7 +35,9 @@ class LinearRegression(RegressorNetwork):
         MLPs do, which over an epoch weighs the penalty about :math:`n / m` times more. Compare
         the two solvers with ``alpha=0``.
     optimizer, learning_rate, batch_size, epochs, early_stopping, validation_fraction,
-    n_iter_no_change, tol, dtype, random_state, verbose : as in :class:`MLPRegressor`.
+    n_iter_no_change, tol, dtype, random_state, verbose : as in :class:`MLPRegressor`
+        With ``'gd'``, ``epochs`` (default 1000) is an upper bound: training stops once the
+        loss settles, and ``converged_`` says whether it did.
 
     Attributes
     ----------
@@ -52,7 +54,7 @@ class LinearRegression(RegressorNetwork):
     """
 
     def __init__(self, *, solver="closed_form", alpha=0.0, optimizer="adam", learning_rate=0.01,
-                 batch_size=32, epochs=100, early_stopping=False, validation_fraction=0.1,
+                 batch_size=32, epochs=1000, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, tol=1e-4, dtype="float32", random_state=None, verbose=False):
         self.solver = solver
         self.alpha = alpha
@@ -89,7 +91,7 @@ class LinearRegression(RegressorNetwork):
         for stale in ("_optimizer", "_rng"):
             self.__dict__.pop(stale, None)
         self.history_ = None
-        self.n_iter_ = 1
+        self.n_iter_, self.converged_ = 1, True   # an exact solution
         residual = Yc - Xc @ W
         self.loss_ = float(0.5 * np.mean(np.sum(residual ** 2, axis=1)))
         return self
@@ -113,7 +115,11 @@ class LogisticRegression(ClassifierNetwork):
     alpha : float, default=1e-4
         L2 penalty on the weights.
     optimizer : default='adam'; learning_rate : default=0.01; batch_size : default=32;
-    epochs : default=100; and the other training settings as in :class:`MLPClassifier`.
+    epochs : default=1000
+        An upper bound: ``fit`` stops once the training loss has not fallen by ``tol`` for
+        ``n_iter_no_change`` epochs; ``converged_`` says whether it did (a
+        ``ConvergenceWarning`` when not). The other training settings as in
+        :class:`MLPClassifier`.
 
     Attributes
     ----------
@@ -132,7 +138,7 @@ class LogisticRegression(ClassifierNetwork):
     _binary_as_single_output = True
 
     def __init__(self, *, alpha=1e-4, optimizer="adam", learning_rate=0.01, batch_size=32,
-                 epochs=100, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 epochs=1000, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  tol=1e-4, dtype="float32", random_state=None, verbose=False):
         self.alpha = alpha
         self.optimizer = optimizer

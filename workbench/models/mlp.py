@@ -10,7 +10,7 @@ class _MLPParams:
     """Hyperparameter checks and repr shared by both MLPs."""
 
     def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", optimizer="adam",
-                 learning_rate=0.001, batch_size=64, epochs=200, alpha=1e-4, early_stopping=False,
+                 learning_rate=0.001, batch_size=64, epochs=500, alpha=1e-4, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, dtype="float32",
                  random_state=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -57,13 +57,16 @@ _MLP_DOC = """
     learning_rate : float, default=0.001
         Step size (used when ``optimizer`` is a name).
     batch_size : int, default=64
-    epochs : int, default=200
+    epochs : int, default=500
+        An upper bound: ``fit`` stops once the training loss has not fallen by ``tol`` for
+        ``n_iter_no_change`` epochs, as scikit-learn's MLPs do; ``converged_`` says whether it
+        did, and a ``ConvergenceWarning`` is given when the epochs ran out first.
     alpha : float, default=1e-4
         L2 penalty on the weights.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and stop when its loss has not improved by
         ``tol`` for ``n_iter_no_change`` epochs; the best weights are kept.
-    validation_fraction, n_iter_no_change, tol : see ``early_stopping``.
+    validation_fraction, n_iter_no_change, tol : see ``early_stopping`` and ``epochs``.
     dtype : {{'float32', 'float64'}}, default='float32'
     random_state : int or None
         Seeds weight initialisation and shuffling: the same seed gives the same weights.
@@ -76,6 +79,8 @@ _MLP_DOC = """
         ``W0, b0, W1, b1, …``: the weights and biases of each layer.
     history_ : workbench.training.History
         Loss and {metric} per epoch (and ``val_*`` with validation data).
+    converged_ : bool
+        Whether ``fit`` stopped because the loss settled (not because ``epochs`` ran out).
     n_features_in_, n_iter_, loss_{extra}
 
     Examples

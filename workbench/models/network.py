@@ -27,7 +27,7 @@ import numbers
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ..training import EarlyStopping, train
+from ..training import ConvergenceStop, EarlyStopping, train, warn_if_not_converged
 from .activations import get_activation
 from .base import WorkbenchModel, check_dtype
 from .forward import dense_forward
@@ -145,8 +145,10 @@ class Network(WorkbenchModel):
                       early_stopping=False):
         """Initialise (when ``fresh``) and run the training loop; shared by fit and partial_fit.
 
-        ``early_stopping`` (fit only, as in scikit-learn): hold out ``validation_fraction`` of the
-        data unless validation data is given, and stop when its loss stops improving.
+        ``fit`` (``fresh``) trains to convergence: with ``early_stopping`` it holds out
+        ``validation_fraction`` of the data (unless validation data is given) and stops when the
+        validation loss stops improving; otherwise it stops when the training loss does (see
+        :class:`~workbench.training.ConvergenceStop`). ``converged_`` records whether it did.
         """
         if fresh:
             self._rng = np.random.default_rng(self.random_state)
@@ -163,8 +165,13 @@ class Network(WorkbenchModel):
                                             random_state=int(self._rng.integers(2**31)),
                                             stratify=self._stratify_labels(Y))
             validation_data = (Xv, Yv)
+        stopper = None
         if early_stopping:
-            callbacks.append(EarlyStopping(patience=self.n_iter_no_change, min_delta=self.tol))
+            stopper = EarlyStopping(patience=self.n_iter_no_change, min_delta=self.tol)
+        elif fresh:
+            stopper = ConvergenceStop(tol=self.tol, n_iter_no_change=self.n_iter_no_change)
+        if stopper is not None:
+            callbacks.append(stopper)
         first = len(self.history_) + 1 if self.history_ is not None else 1
         self.history_ = train(
             self, X, Y, optimizer=self._optimizer, epochs=epochs, batch_size=self.batch_size,
@@ -173,6 +180,10 @@ class Network(WorkbenchModel):
         )
         self.n_iter_ = len(self.history_)
         self.loss_ = self.history_["loss"][-1]
+        if isinstance(stopper, EarlyStopping):
+            self.converged_ = stopper.stopped_epoch is not None
+        if stopper is not None and len(self.history_) - first + 1 >= epochs:
+            warn_if_not_converged(self, epochs)
         return self
 
     def _stratify_labels(self, Y):

@@ -21,7 +21,7 @@ def _check_validation_pair(X_val, y_val):
 class ClassifierNetwork(ClassifierMixin, Network):
     """A network whose outputs are class probabilities (softmax, or sigmoid for two classes)."""
 
-    _spec_attributes = ("n_features_in_", "n_iter_", "loss_")
+    _spec_attributes = ("n_features_in_", "n_iter_", "loss_", "converged_")
 
     #: two classes as one sigmoid output (logistic regression) instead of two softmax outputs
     _binary_as_single_output = False
@@ -140,7 +140,7 @@ class ClassifierNetwork(ClassifierMixin, Network):
 class RegressorNetwork(RegressorMixin, Network):
     """A network whose outputs are real values, trained on (half) mean squared error."""
 
-    _spec_attributes = ("n_features_in_", "n_outputs_", "y_ndim_", "n_iter_", "loss_")
+    _spec_attributes = ("n_features_in_", "n_outputs_", "y_ndim_", "n_iter_", "loss_", "converged_")
 
     @property
     def _n_logits_(self):

@@ -179,6 +179,18 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_import_onnx(args) -> int:
+    """Register an ONNX model file as the next version of a model."""
+    classes = None
+    if args.classes:
+        classes = [int(c) if c.lstrip("-").isdigit() else c for c in args.classes.split(",")]
+    mv = _registry(args).register_onnx(args.name, args.path, classes=classes, task=args.task,
+                                       description=args.description)
+    print(f"registered {args.path} as {mv.name} v{mv.version} ({mv.signature['task']}, "
+          f"{mv.signature['n_features']} features)")
+    return 0
+
+
 def _version_or_alias(parser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--version", type=int, default=None, help="version number (default: latest)")
@@ -255,4 +267,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--name", default=None, help="register under this name instead")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("import-onnx", parents=[common],
+                       help="register an ONNX model file (served with onnxruntime)")
+    p.add_argument("name")
+    p.add_argument("path")
+    p.add_argument("--classes", default=None,
+                   help="comma-separated class labels, when the graph does not name them")
+    p.add_argument("--task", choices=("classification", "regression"), default=None)
+    p.add_argument("--description", default="")
+    p.set_defaults(func=cmd_import_onnx)
     return parser

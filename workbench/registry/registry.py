@@ -129,6 +129,48 @@ class Registry(AliasOps, TrafficOps):
                    reference_sha256=ref_sha, reference_size=ref_size, origin=None)
         return self._add_version(name, row, action="registered")
 
+    def register_onnx(self, name, path_or_bytes, *, classes=None, task=None, metrics=None,
+                      params=None, tags=None, description="", reference=None,
+                      parent=None) -> ModelVersion:
+        """Store an ONNX model (a file path or its bytes) as the next version of ``name``.
+
+        The graph is checked first (:func:`workbench.onnx.inspect_onnx`: valid ONNX, standard
+        operators only, no external data, one float input); its signature (task, features,
+        dtype, outputs, classes) is read from the graph. The bytes go into a SHA-256-checked blob
+        like any model's weights; :meth:`load` returns an :class:`~workbench.onnx.OnnxModel`
+        that runs them with onnxruntime, and serving answers for it with the same protocol.
+
+        Parameters
+        ----------
+        name : str
+        path_or_bytes : path-like or bytes
+        classes : list, optional
+            Class labels in the order of the probability columns, when the graph does not name
+            them (scikit-learn's converter does).
+        task : {'classification', 'regression'}, optional
+            Overrides what the graph suggests.
+        metrics, params, tags, description, reference, parent : as in :meth:`register`.
+        """
+        from ..models.onnx_model import OnnxModel, OnnxModelError
+
+        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+            data = bytes(path_or_bytes)
+        elif isinstance(path_or_bytes, (str, os.PathLike)):
+            try:
+                with open(path_or_bytes, "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                raise InvalidInputError(f"cannot read the ONNX file: {exc.strerror}") from None
+        else:
+            raise InvalidInputError(f"give an ONNX model as a file path or bytes, got "
+                                    f"{type(path_or_bytes).__name__}")
+        try:
+            model = OnnxModel.from_bytes(data, classes=classes, task=task)
+        except OnnxModelError as exc:
+            raise InvalidInputError(f"ONNX model refused: {exc}") from None
+        return self.register(name, model, metrics=metrics, params=params, tags=tags,
+                             description=description, reference=reference, parent=parent)
+
     def _check_parent(self, parent):
         if parent is None:
             return None
