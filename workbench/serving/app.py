@@ -131,7 +131,8 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
                jwt: JwtConfig | dict | None = None,
                loopback_guard: bool | None = None, retention_days: float | None = 30.0,
                retention_max_bytes: int | None = None, max_cold_loads: int = 30,
-               log_max_queue: int = 100_000, rollout_interval: float = 1.0) -> "ServingApp":
+               log_max_queue: int = 100_000, rollout_interval: float = 1.0,
+               grpc=None) -> "ServingApp":
     """Return the inference service of a workbench home as an ASGI app.
 
     Parameters
@@ -171,6 +172,8 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
     rollout_interval : float, default=1.0
         Seconds between looks of the rollout controller this worker runs (0: none); the
         workers share one lease, so exactly one acts (see ``workbench.rollout.controller``).
+    grpc : GrpcConfig, optional
+        Also serve ``inference.GRPCInferenceService`` there (see :mod:`.grpc`); off by default.
 
     Examples
     --------
@@ -214,9 +217,15 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         if rollout_interval:
             from ..rollout.controller import run_in_background
             rollout = run_in_background(home, state.stop, rollout_interval)
+        grpc_server = None
         try:
+            if grpc is not None:    # the gRPC service shares this state (see .grpc)
+                from .grpc import start as start_grpc
+                grpc_server, app.state.grpc_port = await start_grpc(state, grpc)
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=5)
             state.stop.set()
             if rollout_interval:
                 rollout.join(timeout=10)
@@ -350,6 +359,9 @@ def app_from_env() -> FastAPI:
     config = json.loads(os.environ.get("WORKBENCH_SERVE_CONFIG", "{}"))
     limits = Limits(**config.pop("limits", {}))
     batching = BatchConfig(**config.pop("batching", {}))
+    if config.get("grpc") is not None:
+        from .grpc import GrpcConfig
+        config["grpc"] = GrpcConfig(**config["grpc"])
     logging.basicConfig(level=config.pop("log_level", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")
     return create_app(config.pop("home", None), limits=limits, batching=batching, **config)

@@ -72,7 +72,8 @@ class Endpoint:
     """A running inference service and the model it was deployed for.
 
     Made by :func:`deploy`; see there. Attributes: ``url``, ``name``, ``version`` (a number,
-    an alias or None for the bare name), ``key`` (None without auth), ``client``.
+    an alias or None for the bare name), ``key`` (None without auth), ``client``,
+    ``grpc_address`` (``"127.0.0.1:PORT"`` when deployed with ``grpc_port``, else None).
     """
 
     def __init__(self, proc, url, name, version, key, key_name, home, log_path,
@@ -80,6 +81,7 @@ class Endpoint:
         self._proc, self.url, self.name, self.version = proc, url, name, version
         self.key, self._key_name, self.home, self._log_path = key, key_name, home, log_path
         self.client = Client(url, key)
+        self.grpc_address = None
         self._finalizer = weakref.finalize(self, _shutdown, proc, str(home), key_name, gentle)
 
     @property
@@ -193,7 +195,7 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
            auth: bool = True, role: str = "maintainer", workers: int = 1,
            log_inputs: float = 0.1, timeout: float = 60.0, batch_max_rows: int = 0,
            batch_max_delay_ms: float = 2.0, backend: str = "uvicorn", replicas: int = 1,
-           ray_address: str | None = None) -> Endpoint:
+           ray_address: str | None = None, grpc_port: int | None = None) -> Endpoint:
     """Start the inference service in a subprocess on 127.0.0.1 and return its :class:`Endpoint`.
 
     Parameters
@@ -218,6 +220,9 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
         Adaptive batching, as ``--batch-max-rows / --batch-max-delay-ms`` (0 rows: off).
     backend, replicas, ray_address
         ``"ray"`` serves with Ray Serve, as ``--backend ray --replicas N --ray-address A``.
+    grpc_port : int, optional
+        Also serve the v2 gRPC service on this port (0: a free one); its address is
+        ``Endpoint.grpc_address`` (``"127.0.0.1:PORT"``, for ``tritonclient.grpc``).
 
     Examples
     --------
@@ -248,6 +253,9 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
     if batch_max_rows:
         command += ["--batch-max-rows", str(batch_max_rows), "--batch-max-delay-ms",
                     str(batch_max_delay_ms)]
+    if grpc_port is not None:
+        grpc_port = free_port() if grpc_port == 0 else grpc_port
+        command += ["--grpc-port", str(grpc_port)]
     if backend != "uvicorn":
         command += ["--backend", backend, "--replicas", str(replicas)]
         timeout = max(timeout, 180.0)
@@ -259,6 +267,7 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
     endpoint = Endpoint(proc, f"http://127.0.0.1:{port}", name,
                         alias if alias is not None else version, key, key_name, home, log_path,
                         gentle=backend != "uvicorn")
+    endpoint.grpc_address = None if grpc_port is None else f"127.0.0.1:{grpc_port}"
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:

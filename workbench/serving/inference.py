@@ -13,6 +13,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from . import binary
 from .errors import ApiError, error_body
 from .routing import SplitRoute
 from .shadow import outputs_of
@@ -87,17 +88,22 @@ async def get_model(state, name: str, raw_selector, *, routed: bool = False):
     return loaded
 
 
-def parse_body(protocol: str, raw: bytes, loaded, limits):
+def parse_body(protocol: str, raw: bytes, loaded, limits, binary_header: str | None = None):
     """Parse and validate a v2 or v1 body for ``loaded``; any failure is an :class:`ApiError`.
 
     The parsers raise only ``ApiError`` (fuzzed by the tests); anything else they raised would
     still be the client's input, so it is answered 422 and logged as a bug of ours."""
     try:
-        if len(raw) > THREAD_BODY_BYTES:
-            check_objects(raw, limits)
-        payload = parse_json(raw)
+        if binary_header is not None and protocol == "v2":    # the binary tensor extension
+            payload = binary.split_request(raw, binary_header)
+        else:
+            if len(raw) > THREAD_BODY_BYTES:
+                check_objects(raw, limits)
+            payload = parse_json(raw)
         if protocol == "v2":
-            return parse_v2(payload, loaded.signature, limits, loaded.output_names)
+            parsed = parse_v2(payload, loaded.signature, limits, loaded.output_names)
+            parsed.binary_outputs = binary.binary_outputs(payload)
+            return parsed
         return parse_v1(payload, loaded.signature, limits)
     except ApiError:
         raise
@@ -138,10 +144,22 @@ def _v1_content(loaded, result, probabilities):
 
 
 _JSON_HEADER = (b"content-type", b"application/json")
+_BINARY_HEADER = (b"content-type", binary.CONTENT_TYPE.encode())
 
 
-async def _send(send, status: int, body: bytes, extra=None) -> None:
-    headers = [_JSON_HEADER, (b"content-length", str(len(body)).encode())]
+async def forward(loaded, X):
+    """Run ``loaded`` on a validated matrix: through its batcher, inline for small batches,
+    else in a worker thread (REST and gRPC alike)."""
+    batcher = loaded.batcher
+    if batcher is not None:
+        return await batcher.run(X)
+    if len(X) <= THREAD_ROWS:
+        return loaded.run(X)
+    return await run_in_threadpool(loaded.run, X)
+
+
+async def _send(send, status: int, body: bytes, extra=None, content_type=_JSON_HEADER) -> None:
+    headers = [content_type, (b"content-length", str(len(body)).encode())]
     if extra:
         headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -170,7 +188,8 @@ class InferenceEndpoint:
         arrived, start = time.time(), time.perf_counter()
         loaded = X = outputs = request_id = error = shadow = None
         rows, status, extra = 0, 200, None
-        authorization = declared = client_id = key_id = None
+        authorization = declared = client_id = key_id = binary_header = None
+        content_type = _JSON_HEADER
         for key, value in scope["headers"]:
             if key == b"authorization":
                 authorization = value.decode("latin-1")
@@ -178,6 +197,8 @@ class InferenceEndpoint:
                 declared = value.decode("latin-1")
             elif key == b"x-client-id":
                 client_id = value.decode("latin-1")
+            elif key == binary.HEADER:
+                binary_header = value.decode("latin-1")
         state.metrics.request_started()
         try:
             params = scope["path_params"]
@@ -190,38 +211,40 @@ class InferenceEndpoint:
                 loaded, shadow = loaded.pick(client_id), loaded.shadow
             raw = await receive_body(receive, declared, state.limits.max_body_bytes)
             if len(raw) > THREAD_BODY_BYTES:    # a big body: parse it off the event loop
-                parsed = await run_in_threadpool(parse_body, protocol, raw, loaded, state.limits)
+                parsed = await run_in_threadpool(parse_body, protocol, raw, loaded, state.limits,
+                                                 binary_header)
             else:
-                parsed = parse_body(protocol, raw, loaded, state.limits)
+                parsed = parse_body(protocol, raw, loaded, state.limits, binary_header)
             if protocol == "v2":
                 request_id = parsed.id
             X = parsed.X
             rows = len(X)
             state.auth.charge_rows(principal, rows)
-            batcher = loaded.batcher
-            if batcher is not None:
-                result = await batcher.run(X)
-            elif rows <= THREAD_ROWS:
-                result = loaded.run(X)
-            else:
-                result = await run_in_threadpool(loaded.run, X)
+            result = await forward(loaded, X)
             if protocol == "v2":
                 content = _v2_content(loaded, rows, request_id, result, parsed.outputs)
             else:
                 content = _v1_content(loaded, result, parsed.probabilities)
             outputs = outputs_of(loaded, result)
-            body = orjson.dumps(content, option=_DUMPS_OPTION)
+            wanted = parsed.binary_outputs if protocol == "v2" else None
+            if wanted:
+                body, extra = binary.encode_response(content, wanted)
+                content_type = _BINARY_HEADER
+            else:
+                body = orjson.dumps(content, option=_DUMPS_OPTION)
         except ApiError as exc:
             status, error, extra = exc.status, exc.message, exc.headers
+            content_type = _JSON_HEADER
             body = _error_body(exc.message, loaded)
         except Exception:
             logger.exception("error while answering %s", scope.get("path"))
             status, error = 500, "internal error while answering; see the server log"
+            extra, content_type = None, _JSON_HEADER
             body = _error_body(error, loaded)
         finally:
             state.metrics.request_finished()
         try:
-            await _send(send, status, body, extra)
+            await _send(send, status, body, extra, content_type)
         finally:
             version = None if loaded is None else loaded.version
             model = None if loaded is None else loaded.name

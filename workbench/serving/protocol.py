@@ -139,6 +139,8 @@ class V2Request:
     id: str | None
     outputs: list | None
     parameters: dict
+    #: outputs to answer as binary tensors (see :mod:`.binary`); None: all JSON
+    binary_outputs: set | None = None
 
 
 _FLOAT_MAX = {"float32": float(np.finfo(np.float32).max), "float64": float(np.finfo(np.float64).max)}
@@ -225,7 +227,9 @@ def parse_v2(payload, signature: dict, limits: Limits, output_names: tuple) -> V
         if datatype not in DATATYPES:
             raise ApiError(400, f"{where}.datatype '{client_text(datatype, 32)}' is not a v2 datatype; "
                                 f"expected one of {', '.join(DATATYPES)}")
-        data = _field(tensor, "data", list, where)
+        data = tensor.get("data")
+        if not isinstance(data, np.ndarray):     # ndarray: decoded binary data (.binary, gRPC)
+            data = _field(tensor, "data", list, where)
         if shape:
             check_rows(shape[0], limits, where)
         expected = math.prod(shape)

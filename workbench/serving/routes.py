@@ -19,6 +19,8 @@ from .protocol import parse_json
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False, description="an API key: wb_<id>_<secret>")
 SERVER_NAME = "workbench"
+#: protocol extensions answered by ``GET /v2`` and gRPC ``ServerMetadata``
+EXTENSIONS = ["model_repository", "aliases", "v1_predict", "binary_tensor_data", "grpc"]
 
 
 def requires(role: str):
@@ -52,7 +54,7 @@ async def ready(request: Request):
             dependencies=[Depends(requires("viewer"))])
 async def server_metadata():
     return json_response({"name": SERVER_NAME, "version": _version(),
-                          "extensions": ["model_repository", "aliases", "v1_predict"]})
+                          "extensions": EXTENSIONS})
 
 
 def _version() -> str:

@@ -51,13 +51,16 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
           exit_with_parent: int | None = None, batch_max_rows: int = 0,
           batch_max_delay_ms: float = 2.0, backend: str = "uvicorn", replicas: int = 1,
           ray_address: str | None = None, jwt: dict | None = None,
-          retention_days: float | None = 30.0, retention_max_bytes: int | None = None) -> None:
+          retention_days: float | None = 30.0, retention_max_bytes: int | None = None,
+          grpc_port: int | None = None) -> None:
     """Serve every model of a workbench home until interrupted.
 
     ``backend="uvicorn"`` runs ``workers`` uvicorn processes; ``backend="ray"`` runs the same app
     as ``replicas`` Ray Serve replicas, on a local Ray bound to ``host`` or on the cluster at
     ``ray_address`` (see :mod:`.ray_backend`). ``jwt`` (the fields of
-    :class:`~.jwt_auth.JwtConfig`) also accepts an identity provider's JWTs.
+    :class:`~.jwt_auth.JwtConfig`) also accepts an identity provider's JWTs. ``grpc_port`` also
+    serves the v2 gRPC service on ``host`` (each worker of the uvicorn backend binds it with
+    ``SO_REUSEPORT``), with the same TLS files (see :mod:`.grpc`).
 
     Raises
     ------
@@ -103,6 +106,12 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
         "retention_max_bytes": retention_max_bytes}
     if jwt:
         settings["jwt"] = jwt
+    if grpc_port is not None:
+        from .grpc import GrpcConfig
+
+        if grpc_port == port:
+            raise ValueError(f"--grpc-port must differ from --port ({port})")
+        settings["grpc"] = GrpcConfig(grpc_port, host, ssl_certfile, ssl_keyfile).__dict__
     if backend not in ("uvicorn", "ray"):
         raise ValueError(f"backend must be 'uvicorn' or 'ray', got {backend!r}")
     from .preflight import check_port, home_warnings
@@ -112,6 +121,9 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
     for warning in home_warnings(home, auth=auth):
         print(f"workbench serve: warning: {warning}", file=sys.stderr, flush=True)
     if backend == "ray":
+        if grpc_port is not None:
+            raise ValueError("--grpc-port needs the uvicorn backend; Ray Serve has its own gRPC "
+                             "proxy")
         return _serve_ray(settings, host, port, replicas, ray_address, ssl_certfile,
                           exit_with_parent)
     os.environ["WORKBENCH_SERVE_CONFIG"] = json.dumps(settings)
@@ -122,7 +134,8 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
     if exit_with_parent:
         _watch_parent(exit_with_parent)
     scheme = "https" if ssl_certfile else "http"
-    print(f"workbench serve: {scheme}://{host}:{port} home={home} workers={workers} "
+    grpc_note = "" if grpc_port is None else f" grpc={host}:{grpc_port}{' (TLS)' * bool(ssl_certfile)}"
+    print(f"workbench serve: {scheme}://{host}:{port}{grpc_note} home={home} workers={workers} "
           f"auth={'on' if auth else 'OFF'}", file=sys.stderr, flush=True)
     try:
         uvicorn.run("workbench.serving.app:app_from_env", factory=True, host=host, port=port,
@@ -164,6 +177,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address to bind (default 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--grpc-port", type=int, default=None, metavar="PORT",
+                        help="also serve the v2 gRPC service (inference.GRPCInferenceService) on "
+                             "PORT, same host, keys and TLS files (default: off)")
     parser.add_argument("--ssl-certfile", help="TLS certificate (PEM)")
     parser.add_argument("--ssl-keyfile", help="TLS private key (PEM)")
     parser.add_argument("--no-auth", action="store_true",
@@ -219,7 +235,8 @@ def run_args(args) -> int:
           batch_max_rows=args.batch_max_rows, batch_max_delay_ms=args.batch_max_delay_ms,
           backend=args.backend, replicas=args.replicas, ray_address=args.ray_address,
           jwt=_jwt_settings(args), retention_days=args.retention_days or None,
-          retention_max_bytes=int(args.retention_max_mb * 1024 * 1024) or None)
+          retention_max_bytes=int(args.retention_max_mb * 1024 * 1024) or None,
+          grpc_port=args.grpc_port)
     return 0
 
 
