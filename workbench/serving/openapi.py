@@ -158,8 +158,10 @@ def _codes(path: str, method: str, op: dict) -> set:
             codes |= {400, 409, 413, 422}
     elif "{name}" in path:
         codes |= {404, 409, 503}
-        if method in ("put", "post") and "requestBody" in op:
-            codes |= {400, 413, 422}
+        if "/aliases/" in path:
+            codes.add(422)      # a name or alias that could never exist, a bad version
+        if method == "put" or path.endswith("/promote"):
+            codes |= {400, 413, 422}        # these read a JSON body
     if path == "/v2/health/ready":
         codes.add(503)
     return codes
