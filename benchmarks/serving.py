@@ -13,12 +13,14 @@ memory (RSS) of each server process is read from ``/proc`` after the runs.
 
 Usage::
 
-    .venv/bin/python benchmarks/serving.py [--suite baseline|batching|ray|all]
+    .venv/bin/python benchmarks/serving.py [--suite baseline|batching|ray|payload|all]
                                            [--seconds 10] [--repeat 3] [--home DIR]
 
 Writes ``<home>/benchmarks/serving.json`` and prints a table. Targets: workbench ≥ 80 % of the
 bare endpoint's requests/s at concurrency 8 and 64, p99 at 64 ≤ 1.5× bare, RSS ≤ 100 MB for one
-worker with one model. The ``batching`` and ``ray`` suites are in ``serving_scale.py``.
+worker with one model. The ``batching`` and ``ray`` suites are in ``serving_scale.py``; the
+``payload`` suite (a 256×784 FP32 batch over JSON, REST binary and gRPC; target binary ≥ 3× JSON
+requests/s) in ``serving_payload.py``.
 """
 from __future__ import annotations
 
@@ -255,11 +257,12 @@ def main(argv=None) -> int:
                         help="runs per server and concurrency, interleaved; medians reported")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (at most c)")
     parser.add_argument("--bare-server", nargs=2, metavar=("HOME", "PORT"), help=argparse.SUPPRESS)
-    parser.add_argument("--suite", choices=["baseline", "batching", "ray", "all"],
+    parser.add_argument("--suite", choices=["baseline", "batching", "ray", "payload", "all"],
                         default="baseline",
                         help="baseline: workbench vs bare endpoint (default); batching: on/off "
                              "at concurrency 64 (digits and a 784-1024-1024-10 MLP); ray: Ray "
-                             "Serve 2 replicas vs uvicorn 2 workers; all: the three")
+                             "Serve 2 replicas vs uvicorn 2 workers; payload: a 256x784 FP32 "
+                             "batch over JSON, REST binary and gRPC; all: the four")
     parser.add_argument("--ray-throughput-optimized", action="store_true",
                         help="ray suite: also run Ray with RAY_SERVE_THROUGHPUT_OPTIMIZED=1")
     args = parser.parse_args(argv)
@@ -271,7 +274,11 @@ def main(argv=None) -> int:
     report = {}
     if args.suite in ("baseline", "all"):
         report = baseline(args)
-    if args.suite != "baseline":
+    if args.suite in ("payload", "all"):
+        import serving_payload
+
+        report["payload"] = serving_payload.run(args, sys.modules[__name__])
+    if args.suite in ("batching", "ray", "all"):
         import serving_scale
 
         report = serving_scale.run(args, report, sys.modules[__name__])

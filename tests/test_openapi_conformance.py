@@ -4,13 +4,15 @@ the document declares, and that no answer is a server error. Bounded (a few exam
 operation) so it runs in well under 90 s."""
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
-
 from serving_helpers import Server, auth, make_home
 
 schemathesis = pytest.importorskip("schemathesis")
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
-    content_type_conformance, response_schema_conformance, status_code_conformance)
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from serving_helpers import Server, auth, data, make_home, wait_for
+
 from workbench.monitoring import read_predictions
 from workbench.registry import Registry
 from workbench.serving import binary
@@ -76,7 +76,7 @@ def test_tritonclient_http_matches_the_in_memory_model(served, datatype, binary_
 
 
 def test_binary_output_for_all_outputs_when_none_are_named(served):
-    server, keys, client, models, _ = served
+    _, keys, client, models, _ = served
     X = _matrix("FP32")
     tensor = tritonhttp.InferInput("input-0", list(X.shape), "FP32")
     tensor.set_data_from_numpy(X)                      # binary, as tritonclient does by default

@@ -8,10 +8,10 @@ import grpc
 import httpx
 import numpy as np
 import pytest
-
 from serving_helpers import Server, auth, data, make_home, wait_for
 from test_serving_binary import DATATYPES, _matrix
 from test_serving_tls import self_signed
+
 from workbench.monitoring import read_predictions
 from workbench.registry import Registry
 from workbench.serving.endpoint import free_port
@@ -19,7 +19,7 @@ from workbench.serving.grpc import grpc_predict_v2_pb2 as pb2
 from workbench.serving.grpc import grpc_predict_v2_pb2_grpc as pb2_grpc
 
 tritongrpc = pytest.importorskip("tritonclient.grpc")
-from tritonclient.utils import InferenceServerException  # noqa: E402
+from tritonclient.utils import InferenceServerException
 
 
 def _bearer(key):
@@ -272,9 +272,10 @@ def test_hot_swap_under_grpc_load_fails_no_call(tmp_path):
             with Registry(tmp_path) as reg:
                 for target in (2, 1, 2, 1, 2):
                     count = len(seen)
-                    wait_for(lambda: len(seen) > count + 20, timeout=20)
+                    wait_for(lambda count=count: len(seen) > count + 20, timeout=20)
                     reg.set_alias("iris", "production", target)
-                    assert wait_for(lambda: seen and seen[-1] == target, timeout=20)
+                    assert wait_for(lambda target=target: seen and seen[-1] == target,
+                                    timeout=20)
         finally:
             stop.set()
             for t in threads:
