@@ -57,6 +57,7 @@ def _infer(served, name, X, datatype, binary_in, binary_out, key="predictor"):
     return client.infer(name, [tensor], outputs=outputs, headers=auth(keys[key]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("datatype", DATATYPES)
 @pytest.mark.parametrize("binary_in, binary_out", [(True, True), (True, False), (False, True),
                                                     (False, False)])
@@ -75,6 +76,7 @@ def test_tritonclient_http_matches_the_in_memory_model(served, datatype, binary_
                                house.predict(X.astype(house.signature()["dtype"])), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_binary_output_for_all_outputs_when_none_are_named(served):
     _, keys, client, models, _ = served
     X = _matrix("FP32")
@@ -86,6 +88,7 @@ def test_binary_output_for_all_outputs_when_none_are_named(served):
     np.testing.assert_array_equal(answer.as_numpy("label"), models["iris"].predict(X))
 
 
+@pytest.mark.slow
 def test_binary_request_is_logged_and_counted_like_json(served):
     server, keys, client, _, home = served
     X = _matrix("FP64")
@@ -98,6 +101,7 @@ def test_binary_request_is_logged_and_counted_like_json(served):
     assert 'workbench_requests_total{model="iris",status="200",version="1"}' in metrics
 
 
+@pytest.mark.slow
 def test_own_client_uses_binary_for_large_batches(served):
     server, keys, _, models, _ = served
     X, _ = data(2000)
@@ -146,6 +150,7 @@ BAD = [  # (what, body, headers, status, words in the error)
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what, body, headers, status, words", BAD, ids=[b[0] for b in BAD])
 def test_bad_binary_bodies_are_refused_and_the_server_lives(served, what, body, headers, status,
                                                              words):

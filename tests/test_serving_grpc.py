@@ -21,6 +21,8 @@ from workbench.serving.grpc import grpc_predict_v2_pb2_grpc as pb2_grpc
 tritongrpc = pytest.importorskip("tritonclient.grpc")
 from tritonclient.utils import InferenceServerException
 
+pytestmark = pytest.mark.slow     # every test talks to a real server
+
 
 def _bearer(key):
     return {"authorization": f"Bearer {key}"} if key else {}
