@@ -241,13 +241,50 @@ def test_grpc_over_tls_with_the_rest_certificate(tmp_path):
             plain.close()
 
 
-def test_hot_swap_under_grpc_load_fails_no_call(tmp_path):
+def test_canary_and_shadow_apply_to_grpc(tmp_path):
+    keys = make_home(tmp_path)
+    X, _ = data(2)
+    port = free_port()
+    with Registry(tmp_path) as reg:
+        reg.set_split("iris", "production", {1: 0.5, 2: 0.5})
+    with Server(tmp_path, "--grpc-port", str(port)):
+        client = tritongrpc.InferenceServerClient(f"127.0.0.1:{port}")
+        try:
+            def version_for(client_id):
+                answer = client.infer("iris", [_tensor(X)], headers={
+                    **_bearer(keys["predictor"]), "x-client-id": client_id})
+                return int(answer.get_response().model_version)
+            by_client = {f"user-{i}": version_for(f"user-{i}") for i in range(24)}
+            assert set(by_client.values()) == {1, 2}          # the split applies
+            assert all(version_for(c) == v for c, v in list(by_client.items())[:6])  # sticky
+            with Registry(tmp_path) as reg:
+                reg.set_split("iris", "production", {1: 1.0})
+                reg.set_shadow("iris", "production", 2)
+            wait_for(lambda: version_for("x") == 1 and _shadowed(tmp_path), timeout=20)
+            assert _shadowed(tmp_path)
+        finally:
+            client.close()
+
+
+def _tensor(X):
+    tensor = tritongrpc.InferInput("input-0", list(X.shape), "FP64")
+    tensor.set_data_from_numpy(np.asarray(X, dtype=np.float64))
+    return tensor
+
+
+def _shadowed(home):
+    return [r for r in read_predictions(home) if r.role == "shadow" and r.protocol == "grpc"
+            and r.version == 2]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_hot_swap_under_grpc_load_fails_no_call(tmp_path, workers):
     keys = make_home(tmp_path)
     X, _ = data(3)
     with Registry(tmp_path) as reg:
         expected = {v: reg.load("iris", version=v).predict(X).tolist() for v in (1, 2)}
     port = free_port()
-    with Server(tmp_path, "--grpc-port", str(port)):
+    with Server(tmp_path, "--grpc-port", str(port), "--workers", str(workers)):
         stop = threading.Event()
         failures, seen, wrong = [], [], []
 
