@@ -184,3 +184,39 @@ def test_binary_sizes_fuzz_raise_only_client_errors(shape, size, datatype):
         assert 400 <= exc.status < 500
     else:
         assert payload["inputs"][0]["data"].size * binary.NUMPY_DTYPES[datatype].itemsize == size
+
+
+def test_binary_answers_round_trip_every_output_datatype():
+    from tritonclient.utils import deserialize_bytes_tensor
+
+    from workbench.serving.client import decode_binary_answer
+
+    content = {"model_name": "m", "model_version": "1", "outputs": [
+        {"name": "label", "datatype": "BYTES", "shape": [3], "data": ["setosa", "", "ü"]},
+        {"name": "flags", "datatype": "BOOL", "shape": [2], "data": np.array([True, False])},
+        {"name": "probabilities", "datatype": "FP32", "shape": [3, 2],
+         "data": np.arange(6, dtype=np.float32)}]}
+    body, headers = binary.encode_response(content, {"*", "!flags"})
+    length = int(headers["Inference-Header-Content-Length"])
+    answer = decode_binary_answer(body, length)
+    label, flags, proba = answer["outputs"]
+    assert label["data"] == ["setosa", "", "ü"] and flags["data"] == [True, False]
+    assert "parameters" not in flags            # "!flags": asked for as JSON
+    np.testing.assert_array_equal(proba["data"], np.arange(6, dtype=np.float32))
+    raw = binary.tensor_bytes(["setosa", "", "ü"], "BYTES")   # Triton's BYTES layout
+    assert deserialize_bytes_tensor(raw).tolist() == [b"setosa", b"", "ü".encode()]
+
+
+def test_grpc_typed_answers_carry_string_labels():
+    from workbench.serving.grpc.tensors import response_message
+
+    content = {"model_name": "m", "model_version": "2", "id": "x", "outputs": [
+        {"name": "label", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]},
+        {"name": "probabilities", "datatype": "FP64", "shape": [2, 2],
+         "data": np.array([0.25, 0.75, 0.5, 0.5])}]}
+    typed = response_message(content, raw=False)
+    assert list(typed.outputs[0].contents.bytes_contents) == [b"a", b"b"]
+    assert list(typed.outputs[1].contents.fp64_contents) == [0.25, 0.75, 0.5, 0.5]
+    raw = response_message(content, raw=True)
+    assert raw.raw_output_contents[0] == binary.tensor_bytes(["a", "b"], "BYTES")
+    assert np.frombuffer(raw.raw_output_contents[1], "<f8").tolist() == [0.25, 0.75, 0.5, 0.5]
