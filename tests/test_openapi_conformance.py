@@ -36,9 +36,12 @@ def api_schema(conformance_server):
 
 def _operations():
     """(method, path) of every documented operation, from the app itself (no server needed)."""
+    import tempfile
+
     from workbench.serving.app import create_app
 
-    document = create_app(preload=False).openapi()
+    with tempfile.TemporaryDirectory() as home:     # the document needs no running app
+        document = create_app(home, preload=False).openapi()
     return [(method.upper(), path) for path, item in document["paths"].items()
             for method in item]
 
