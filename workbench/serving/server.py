@@ -107,11 +107,13 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
     if jwt:
         settings["jwt"] = jwt
     if grpc_port is not None:
+        from dataclasses import asdict
+
         from .grpc import GrpcConfig
 
         if grpc_port == port:
             raise ValueError(f"--grpc-port must differ from --port ({port})")
-        settings["grpc"] = GrpcConfig(grpc_port, host, ssl_certfile, ssl_keyfile).__dict__
+        settings["grpc"] = asdict(GrpcConfig(grpc_port, host, ssl_certfile, ssl_keyfile))
     if backend not in ("uvicorn", "ray"):
         raise ValueError(f"backend must be 'uvicorn' or 'ray', got {backend!r}")
     from .preflight import check_port, home_warnings
