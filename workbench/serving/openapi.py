@@ -167,6 +167,35 @@ def _codes(path: str, method: str, op: dict) -> set:
     return codes
 
 
+_TENSOR_META = {"type": "object", "required": ["name", "datatype", "shape"], "properties": {
+    "name": {"type": "string"}, "datatype": {"type": "string"},
+    "shape": {"type": "array", "items": {"type": "integer"}}}}
+
+#: the 200 bodies of the FastAPI routes whose answers have a fixed form
+RESPONSES = {
+    "/v2/health/live": {"type": "object", "required": ["live"],
+                        "properties": {"live": {"type": "boolean"}}},
+    "/v2/health/ready": {"type": "object", "required": ["ready"],
+                         "properties": {"ready": {"type": "boolean"}}},
+    "/v2": {"type": "object", "required": ["name", "version", "extensions"], "properties": {
+        "name": {"type": "string"}, "version": {"type": "string"},
+        "extensions": {"type": "array", "items": {"type": "string"}}}},
+    "/v2/models/{name}": {"type": "object", "required": [
+        "name", "versions", "platform", "inputs", "outputs", "model_version"], "properties": {
+        "name": {"type": "string"}, "versions": {"type": "array", "items": {"type": "string"}},
+        "platform": {"type": "string"}, "model_version": {"type": "string"},
+        "inputs": {"type": "array", "items": _TENSOR_META},
+        "outputs": {"type": "array", "items": _TENSOR_META},
+        "aliases": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    "/v2/models/{name}/ready": {"type": "object", "required": ["name", "ready", "model_version"],
+                                "properties": {"name": {"type": "string"},
+                                               "ready": {"type": "boolean"},
+                                               "model_version": {"type": "string"}}},
+}
+RESPONSES["/v2/models/{name}/versions/{version}"] = RESPONSES["/v2/models/{name}"]
+RESPONSES["/v2/models/{name}/versions/{version}/ready"] = RESPONSES["/v2/models/{name}/ready"]
+
+
 def complete(schema: dict) -> dict:
     """Document the real statuses and content types of the FastAPI routes in ``schema``."""
     for path, item in schema.get("paths", {}).items():
@@ -177,9 +206,11 @@ def complete(schema: dict) -> dict:
             responses.pop("422", None)       # FastAPI's HTTPValidationError: never sent as such
             for code, response in _errors(*sorted(_codes(path, method, op))).items():
                 responses.setdefault(code, response)
+            if path in RESPONSES:
+                responses["200"]["content"] = {"application/json": {"schema": RESPONSES[path]}}
             if path == "/v2/health/ready":
                 responses["503"] = {"description": "not ready yet (models loading)",
-                                    "content": responses["200"].get("content", {})}
+                                    "content": responses["200"]["content"]}
             if path == "/metrics":
                 responses["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
     schemas = schema.get("components", {}).get("schemas", {})
