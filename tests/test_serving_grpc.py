@@ -19,7 +19,7 @@ from workbench.serving.grpc import grpc_predict_v2_pb2 as pb2
 from workbench.serving.grpc import grpc_predict_v2_pb2_grpc as pb2_grpc
 
 tritongrpc = pytest.importorskip("tritonclient.grpc")
-from tritonclient.utils import InferenceServerException
+from tritonclient.utils import InferenceServerException  # noqa: E402 - after the skip
 
 pytestmark = pytest.mark.slow     # every test talks to a real server
 
