@@ -87,7 +87,7 @@ def test_typed_contents_are_answered_with_typed_contents(served, datatype, field
 
 
 def test_health_and_metadata(served):
-    _, keys, client, stub, _, _ = served
+    server, keys, client, stub, _, _ = served
     assert client.is_server_live() and client.is_server_ready()
     viewer = _bearer(keys["viewer"])
     assert client.is_model_ready("iris", headers=viewer)
@@ -98,7 +98,11 @@ def test_health_and_metadata(served):
     assert list(model.versions) == ["1", "2"]
     own = stub.ModelMetadata(pb2.ModelMetadataRequest(name="iris", version="production"),
                              metadata=list(viewer.items()))
-    assert own.properties["model_version"] == "1"   # OIP's properties (not in Triton's proto)
+    rest = httpx.get(server.url + "/v2/models/iris/versions/production",
+                     headers=auth(keys["viewer"])).json()
+    # OIP's properties (not in Triton's proto) say what REST metadata says
+    assert own.properties["model_version"] == rest["model_version"] == "1"
+    assert own.properties["model_class"] == rest["model_class"]
     assert [o.name for o in model.outputs] == ["label", "probabilities"]
     assert list(model.inputs[0].shape) == [-1, 4]
 

@@ -109,7 +109,7 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
                                shape=[-1, sig["n_features"]])],
                 outputs=outputs,
                 properties={"model_version": str(loaded.version),
-                            "model_class": type(loaded.model).__name__})
+                            "model_class": loaded.model_class})
         return await self._checked(context, "viewer", work)
 
     # -- inference (predictor) ----------------------------------------------------------------
