@@ -17,6 +17,7 @@ from workbench.registry import Registry
 from workbench.serving.endpoint import free_port
 from workbench.serving.grpc import grpc_predict_v2_pb2 as pb2
 from workbench.serving.grpc import grpc_predict_v2_pb2_grpc as pb2_grpc
+from workbench.serving.keys import KeyStore
 
 tritongrpc = pytest.importorskip("tritonclient.grpc")
 from tritonclient.utils import InferenceServerException  # noqa: E402 - after the skip
@@ -325,3 +326,25 @@ def test_hot_swap_under_grpc_load_fails_no_call(tmp_path, workers):
                 t.join(timeout=30)
         assert failures == [] and wrong == []
         assert {1, 2} <= set(seen)
+
+
+def test_key_scope_and_quotas_apply_to_grpc(served):
+    _, _, _, stub, _, home = served
+    store = KeyStore(home)
+    try:
+        scoped = store.create("grpc-house-only", "predictor", models=["house"])
+        limited = store.create("grpc-one-per-hour", "predictor", rate=1 / 3600, burst=1)
+    finally:
+        store.close()
+
+    def code(key, name):
+        try:
+            stub.ModelInfer(_raw_request(name=name, raw=_ROW),
+                            metadata=[("authorization", f"Bearer {key}")], timeout=10)
+            return grpc.StatusCode.OK
+        except grpc.RpcError as exc:
+            return exc.code()
+    assert wait_for(lambda: code(scoped, "house") == grpc.StatusCode.OK)
+    assert code(scoped, "iris") == grpc.StatusCode.PERMISSION_DENIED
+    assert wait_for(lambda: code(limited, "iris") == grpc.StatusCode.OK)
+    assert code(limited, "iris") == grpc.StatusCode.RESOURCE_EXHAUSTED

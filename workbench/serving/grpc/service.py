@@ -2,7 +2,8 @@
 
 Roles are those of REST (:mod:`..auth`): ``ServerLive`` and ``ServerReady`` are open,
 ``ServerMetadata``, ``ModelMetadata`` and ``ModelReady`` need a viewer key, ``ModelInfer`` a
-predictor key, sent as the metadata ``authorization: Bearer <key>``. Refusals map to gRPC
+predictor key, sent as the metadata ``authorization: Bearer <key or JWT>``; a key's model scope,
+rate and daily row quota apply as on REST (429 → ``RESOURCE_EXHAUSTED``). Refusals map to gRPC
 status codes (:data:`STATUS`); every ``ModelInfer`` — answered or refused — is counted in the
 metrics and written to the prediction log with ``protocol="grpc"``, like a REST request.
 """
@@ -29,7 +30,8 @@ logger = logging.getLogger("workbench.serving")
 STATUS = {400: grpc.StatusCode.INVALID_ARGUMENT, 422: grpc.StatusCode.INVALID_ARGUMENT,
           401: grpc.StatusCode.UNAUTHENTICATED, 403: grpc.StatusCode.PERMISSION_DENIED,
           404: grpc.StatusCode.NOT_FOUND, 409: grpc.StatusCode.FAILED_PRECONDITION,
-          413: grpc.StatusCode.RESOURCE_EXHAUSTED, 503: grpc.StatusCode.UNAVAILABLE,
+          413: grpc.StatusCode.RESOURCE_EXHAUSTED, 429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+          503: grpc.StatusCode.UNAVAILABLE,
           500: grpc.StatusCode.INTERNAL}
 
 
@@ -56,9 +58,9 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
     async def _refuse(self, context, exc: ApiError):
         await context.abort(STATUS.get(exc.status, grpc.StatusCode.UNKNOWN), exc.message)
 
-    async def _checked(self, context, role: str, work):
+    async def _checked(self, context, role: str, work, model: str | None = None):
         try:
-            self.state.auth.check(_metadata(context, "authorization"), role)
+            self.state.auth.check(_metadata(context, "authorization"), role, model)
             return await work()
         except ApiError as exc:
             await self._refuse(context, exc)
@@ -84,7 +86,7 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
         async def work():
             await get_model(self.state, request.name, _version(request.version))
             return pb2.ModelReadyResponse(ready=True)
-        return await self._checked(context, "viewer", work)
+        return await self._checked(context, "viewer", work, request.name)
 
     async def ModelMetadata(self, request, context):
         state = self.state
@@ -110,17 +112,21 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
                 outputs=outputs,
                 properties={"model_version": str(loaded.version),
                             "model_class": loaded.model_class})
-        return await self._checked(context, "viewer", work)
+        return await self._checked(context, "viewer", work, request.name)
 
     # -- inference (predictor) ----------------------------------------------------------------
     async def ModelInfer(self, request, context):
         state = self.state
         arrived, start = time.time(), time.perf_counter()
-        loaded = X = outputs = request_id = error = shadow = response = None
+        loaded = X = outputs = request_id = error = shadow = response = key_id = None
         rows, status = 0, 200
         state.metrics.request_started()
         try:
-            state.auth.check(_metadata(context, "authorization"), "predictor")
+            auth = state.auth
+            principal = auth.identify(_metadata(context, "authorization"))
+            key_id = principal.id if auth.enabled else None
+            auth.authorize(principal, "predictor", request.model_name)
+            auth.admit(principal)
             loaded = await get_model(state, request.model_name, _version(request.model_version),
                                      routed=True)
             if type(loaded) is SplitRoute:
@@ -129,6 +135,7 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
             parsed = parse_v2(payload, loaded.signature, state.limits, loaded.output_names)
             request_id, X = parsed.id, parsed.X
             rows = len(X)
+            auth.charge_rows(principal, rows)
             result = await forward(loaded, X)
             content = _v2_content(loaded, rows, request_id, result, parsed.outputs)
             response = response_message(content, raw=bool(request.raw_input_contents))
@@ -146,7 +153,8 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
             state.metrics.observe(model, version, status, elapsed, rows)
             state.log.record(model=model, version=version, status=status, rows=rows,
                              latency_ms=1000.0 * elapsed, outputs=outputs, inputs=X, error=error,
-                             request_id=request_id, protocol="grpc", time_=arrived)
+                             request_id=request_id, protocol="grpc", time_=arrived,
+                             key_id=key_id)
             if shadow is not None and status == 200 and shadow is not loaded:
                 state.shadows.submit(shadow, X, loaded, outputs, request_id=request_id,
                                      protocol="grpc")
