@@ -123,4 +123,12 @@ def test_workbench_dashboard_from_the_installed_package(installed, tmp_path):
         # the dashboard ran the notebook shipped in the package, not the checkout's
         assert str(ROOT / "notebooks") not in log_path.read_text(errors="replace")
     finally:
-        stop_process_group(proc, timeout=10)
+        stop_process_group(proc, timeout=20)
+    # SIGTERM to the command stops the Voila it started in a session of its own, too
+    import psutil
+
+    deadline = time.monotonic() + 20
+    while any(f"--port={port}" in " ".join(p.info["cmdline"] or []) for p in
+              psutil.process_iter(["cmdline"])):
+        assert time.monotonic() < deadline, "Voila outlived `workbench dashboard`"
+        time.sleep(0.2)

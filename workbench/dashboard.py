@@ -106,9 +106,10 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from .home import resolve_home
-    from .processes import stop_process_group
+    from .processes import interrupt_on_sigterm, stop_process_group
     from .serving.preflight import check_port
 
+    interrupt_on_sigterm()
     home = resolve_home(args.home)
     key = os.environ.get("WORKBENCH_MAINTAINER_KEY")
     if args.allow_rollback and not (args.url and key):

@@ -4,8 +4,14 @@
    (v1 small, v2 larger), each with its training inputs as the drift reference; ``production``
    points first at v1, then at v2, so the dashboard's *Roll back* button has somewhere to go.
 2. Start the inference service on 127.0.0.1 (with a maintainer key for the dashboard's rollback).
-3. Start the traffic simulator: steady requests, a few bad ones, and input drift arriving after
-   a minute.
+3. Start the traffic simulator: steady requests, a few bad ones, input drift arriving after
+   a minute, and the true digit of every request posted back as feedback a few seconds later
+   (as ground truth arrives in real life: late and out of order).
+3b. Register a *candidate* v3 that is worse than production (trained on partly wrong labels) and
+   start an automatic rollout of it (10 % → 50 % → 100 %). The controller inside the service
+   compares it with production as labels arrive and, once its sequential test is sure, aborts
+   and rolls production back to v2 by itself — every decision with its evidence in the audit
+   log and on the dashboard.
 4. Start Voila on ``notebooks/04_monitoring.ipynb`` and print the URLs. The page needs a token
    (a fresh random one each run, carried by the printed URL); it is read-only unless
    ``--allow-rollback`` is given, and then its *Roll back* control asks for confirmation. Kernels
@@ -18,6 +24,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from .processes import stop_process_group
@@ -79,26 +86,89 @@ def train_digits_versions(home, *, progress: bool = True) -> list:
         return versions
 
 
+#: the demo's rollout: small steps and sample sizes, so the decision comes within a few minutes
+DEMO_POLICY = {"steps": (10, 50, 100), "min_samples": 150, "min_test_samples": 30}
+
+
+def train_candidate(home, *, mislabelled: float = 0.8):
+    """Register digits v3, trained with ``mislabelled`` of its labels wrong (unless a v3 exists)."""
+    import numpy as np
+
+    from .data import Standardizer, load_dataset, split
+    from .models import MLPClassifier
+    from .registry import Registry
+
+    with Registry(home) as registry:
+        versions = registry.versions("digits")
+        if len(versions) >= 3:
+            return versions[2]
+        data = load_dataset("digits")
+        X_train, X_test, y_train, y_test = split(data.X, data.y, test_size=0.2, random_state=0)
+        rng = np.random.default_rng(0)
+        wrong = rng.random(len(y_train)) < mislabelled
+        noisy = np.where(wrong, rng.integers(0, 10, len(y_train)), y_train)
+        scaler = Standardizer().fit(X_train)
+        model = MLPClassifier((64,), epochs=30, random_state=0).fit(scaler.transform(X_train), noisy)
+        scaler.fold_into(model)
+        return registry.register(
+            "digits", model, metrics={"accuracy": float(model.score(X_test, y_test))},
+            params={"hidden_layer_sizes": [64], "mislabelled": mislabelled},
+            description=f"a candidate trained with {mislabelled:.0%} wrong labels (the demo's bad "
+                        "rollout)", reference=X_train, parent=versions[-1])
+
+
+def start_candidate_rollout(home, candidate) -> str:
+    """Start the automatic rollout of ``candidate``; return a line saying what happened."""
+    from .registry import Registry
+    from .rollout.controller import RolloutController
+    from .rollout.policy import RolloutPolicy
+
+    with Registry(home) as registry:
+        live = registry.aliases("digits").get("production")
+    if live == candidate.version:
+        return f"production already runs v{candidate.version}: no rollout started"
+    with RolloutController(home) as controller:
+        try:
+            state = controller.start("digits", to=candidate.version, policy=RolloutPolicy(**DEMO_POLICY))
+        except ValueError as exc:        # one is running already (a demo started before)
+            return str(exc)
+    return state.describe()
+
+
 def run(args) -> int:
     from .home import resolve_home
-    from .loadgen.cli import dataset_for
+    from .data import load_dataset
     from .loadgen import TrafficSimulator
     from .serving import deploy
     from .serving.keys import KeyStore
 
+    from .processes import interrupt_on_sigterm
+    from .serving.preflight import check_port
+
+    interrupt_on_sigterm()
+    for port in (args.port, args.voila_port):   # before any training: a busy port is one line
+        check_port("127.0.0.1", port)
     home = resolve_home(args.home)
     print(f"workbench home: {home}")
-    for v in train_digits_versions(home):
-        print(f"  digits v{v.version}: accuracy {v.metrics.get('accuracy', float('nan')):.4f}")
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():   # the demo's models train a fixed, short number of epochs
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        versions = [*train_digits_versions(home), train_candidate(home)]
+    for v in versions:
+        print(f"  digits v{v.version}: accuracy {v.metrics.get('accuracy', float('nan')):.4f}  "
+              f"({v.description})")
     endpoint = deploy("digits", home=home, port=args.port, role="maintainer", log_inputs=0.2)
     sim_key_name, voila = f"demo-simulator-{os.getpid()}", None
     try:  # from here on, whatever fails, the service (and what else started) is stopped
         store = KeyStore(home)
         sim_key = store.create(sim_key_name, "predictor")
         store.close()
-        simulator = TrafficSimulator(endpoint.url, "digits", dataset_for(home, "digits", None), key=sim_key,
+        digits = load_dataset("digits")
+        simulator = TrafficSimulator(endpoint.url, "digits", digits.X, labels=digits.y, key=sim_key,
                                      rps=args.rps, duration=args.duration, drift=2.0,
-                                     drift_start=min(0.5, 60.0 / args.duration), bad_fraction=0.02)
+                                     drift_start=min(0.5, 60.0 / args.duration), bad_fraction=0.02,
+                                     label_delay=(2.0, 15.0))
         threading.Thread(target=simulator.run, name="simulator", daemon=True).start()
         voila, page = start_dashboard(home, args.voila_port, url=endpoint.url,
                                       maintainer_key=endpoint.key, allow_rollback=args.allow_rollback,
@@ -106,7 +176,8 @@ def run(args) -> int:
         print(f"\ninference service : {endpoint.url}   (API docs: {endpoint.url}/docs)")
         print(f"dashboard (Voila) : {page}"
               + ("   (Roll back enabled)" if args.allow_rollback else "   (read-only)"))
-        print(f"simulated traffic : {simulator!r}")
+        print(f"simulated traffic : {simulator!r}, true labels posted 2-15 s later")
+        print(f"rollout           : {start_candidate_rollout(home, train_candidate(home))}")
         print("Ctrl-C stops everything.\n")
         while voila.poll() is None:
             time.sleep(0.5)

@@ -25,3 +25,15 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 15.0) -> int | N
         return proc.wait(timeout=5)
     except ProcessLookupError:  # ended between poll() and killpg()
         return proc.wait(timeout=5)
+
+
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C in this (main-thread) command, so its ``finally`` blocks run.
+
+    ``workbench demo`` and ``workbench dashboard`` start servers in sessions of their own; a
+    SIGTERM that ended the command without its clean-up would leave those servers running.
+    """
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
