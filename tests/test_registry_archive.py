@@ -10,6 +10,9 @@ from workbench.data import load_dataset, split
 from workbench.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
 from workbench.registry import IntegrityError, InvalidNameError, Registry
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 @pytest.fixture(scope="module")
 def digits():
