@@ -8,14 +8,18 @@ import time
 import httpx
 import numpy as np
 import pytest
-
 from serving_helpers import Server, auth, data, make_home, v2_body, wait_for
+
 from workbench.cli import main as workbench_main
 from workbench.monitoring import read_predictions
 from workbench.registry import Registry
 from workbench.serving.keys import KeyStore
 from workbench.store import Store, redact, resolve_url
-from workbench.store.netfs import NetworkFileSystemWarning, filesystem_type, warn_if_network
+from workbench.store.netfs import (
+    NetworkFileSystemWarning,
+    filesystem_type,
+    warn_if_network,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -39,7 +43,7 @@ def _version(server, key, body):
 
 
 def test_nothing_of_the_store_is_in_sqlite_files(shared):
-    home, url, keys, servers = shared
+    home, _, _, servers = shared
     assert not (home / "registry.db").exists() and not (home / "predictions.db").exists()
     assert all("store=postgresql://127.0.0.1" in s.logs() and "workbench@" not in s.logs()
                for s in servers)
