@@ -188,3 +188,29 @@ def test_opening_a_sqlite_home_checks_its_file_system(tmp_path, monkeypatch):
     with pytest.warns(NetworkFileSystemWarning, match="network file system"):
         Registry(tmp_path / "on-nfs").close()
     assert seen and str(seen[0]).startswith(str(tmp_path))
+
+
+def test_a_killed_connection_is_opened_again(tmp_path, postgres_url):
+    """A server restart or a killed session breaks the connection: the next call reconnects."""
+    import psycopg
+    from registry_fakes import FakeModel
+
+    reg = Registry(tmp_path, store=postgres_url)
+    reg.register("m", FakeModel(0))
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        killed = admin.execute("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE application_name = 'workbench'").fetchone()[0]
+    assert killed >= 1
+    assert reg.register("m", FakeModel(1)).version == 2
+    assert reg.generation() >= 2 and [v.version for v in reg.versions("m")] == [1, 2]
+    reg.close()
+
+
+def test_rows_and_sums_read_back_as_python_numbers(tmp_path, postgres_url):
+    with Store(tmp_path, postgres_url) as store:
+        tables = store.predictions
+        tables.add_rollups(status=[("m", 1, 10, 200, 3, 3, 1.5), ("m", 1, 10, 200, 2, 2, 0.5)])
+        (row,) = tables.status_by_version("m", 0, 100)
+        assert row == (1, 200, 5, 5) and all(type(v) is int for v in row)
+        assert row[2] == 5 and tables.requests_between("m", 0, 100) == 5
+        assert store.schema_versions() == {"predictions": 1}

@@ -20,6 +20,10 @@ import psycopg
 from psycopg.adapt import Loader
 
 
+#: seconds to wait for the server when connecting (a URL naming nobody fails, not hangs)
+CONNECT_TIMEOUT_S = 10
+
+
 class _NumericLoader(Loader):
     """``SUM`` of integers is ``numeric`` in PostgreSQL: give ints (floats when fractional)."""
 
@@ -108,7 +112,7 @@ class PostgresDatabase:
 
     def _connect(self):
         conn = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory,
-                               application_name="workbench")
+                               application_name="workbench", connect_timeout=CONNECT_TIMEOUT_S)
         conn.adapters.register_loader("numeric", _NumericLoader)
         self._conn = conn
         return conn
@@ -117,6 +121,19 @@ class PostgresDatabase:
         if self._conn is None or self._conn.closed or self._conn.broken:
             return self._connect()
         return self._conn
+
+    def _first(self, sql, args=()):
+        """Run the first statement of a unit of work: when the connection turns out to be
+        broken (server restarted, connection killed), nothing has run yet, so connect again and
+        run it once more. Returns ``(connection, cursor)``."""
+        conn = self._connection()
+        try:
+            return conn, conn.execute(sql, args)
+        except psycopg.OperationalError:
+            if not conn.broken:
+                raise
+            conn = self._connect()
+            return conn, conn.execute(sql, args)
 
     def close(self) -> None:
         """Close the connection."""
@@ -127,8 +144,7 @@ class PostgresDatabase:
     @contextmanager
     def _transaction(self, begin: str, lock: str | None):
         with self._lock:
-            conn = self._connection()
-            conn.execute(begin)
+            conn, _ = self._first(begin)
             try:
                 if lock is not None:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(lock),))
@@ -150,7 +166,7 @@ class PostgresDatabase:
     def query(self, sql: str, args=()) -> list:
         """Run one read statement and return all rows."""
         with self._lock:
-            return self._connection().execute(_placeholders(sql), args).fetchall()
+            return self._first(_placeholders(sql), args)[1].fetchall()
 
     def iterate(self, sql: str, args=(), size: int = 256):
         """Rows of one read statement, a page of ``size`` at a time (stop early to read less)."""
