@@ -19,7 +19,6 @@ from decimal import Decimal
 import psycopg
 from psycopg.adapt import Loader
 
-
 #: seconds to wait for the server when connecting (a URL naming nobody fails, not hangs)
 CONNECT_TIMEOUT_S = 10
 
