@@ -29,6 +29,16 @@ def find_bindir() -> Path | None:
     return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
 
 
+MISSING = ("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): apt-get install "
+           "postgresql, or run `make test`, which installs it")
+
+
+def when_missing(environ) -> str:
+    """What a test needing PostgreSQL does without the binaries: ``"fail"`` under CI (where
+    ``make test`` installs them, so their absence is a broken setup), else ``"skip"``."""
+    return "fail" if environ.get("CI", "").lower() in ("1", "true", "yes") else "skip"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -214,3 +214,11 @@ def test_rows_and_sums_read_back_as_python_numbers(tmp_path, postgres_url):
         assert row == (1, 200, 5, 5) and all(type(v) is int for v in row)
         assert row[2] == 5 and tables.requests_between("m", 0, 100) == 5
         assert store.schema_versions() == {"predictions": 1}
+
+
+@pytest.mark.parametrize("environ, action", [({"CI": "true"}, "fail"), ({"CI": "1"}, "fail"),
+                                             ({}, "skip"), ({"CI": "false"}, "skip")])
+def test_missing_postgresql_fails_under_ci_and_skips_elsewhere(environ, action):
+    from postgres_server import when_missing
+
+    assert when_missing(environ) == action
