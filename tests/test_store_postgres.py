@@ -222,3 +222,28 @@ def test_missing_postgresql_fails_under_ci_and_skips_elsewhere(environ, action):
     from postgres_server import when_missing
 
     assert when_missing(environ) == action
+
+
+def test_deploy_and_monitor_take_the_store_keyword(tmp_path, postgres_url):
+    from workbench.monitoring import Monitor, wait_until_written
+    from workbench.serving import deploy
+
+    with Registry(tmp_path, store=postgres_url) as reg:
+        from workbench.models import LogisticRegression
+
+        X, y = data()
+        reg.register("iris", LogisticRegression().fit(X, y))
+    with deploy("iris", home=tmp_path, store=postgres_url, log_inputs=1.0) as ep:
+        assert ep.predict(X[:5]).shape == (5,)
+        import psutil
+
+        argv = " ".join(psutil.Process(ep.pid).cmdline())
+        assert "workbench.serving.server" in argv and "postgresql" not in argv  # not in argv
+    assert wait_until_written(tmp_path, store=postgres_url) >= 1
+    mon = Monitor(tmp_path, store=postgres_url)
+    try:
+        health = mon.health("iris", window=600)
+        assert health.requests >= 1 and health.live_version == 1
+    finally:
+        mon.close()
+    assert not (tmp_path / "registry.db").exists() and not (tmp_path / "predictions.db").exists()
