@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import STORE_HELP, store_url  # noqa: E402
+from _common import STORE_HELP, store_url
 
 from workbench.data import load_dataset, split
 from workbench.home import resolve_home

@@ -7,7 +7,6 @@ import datetime as _dt
 import json
 
 from ..store import add_store_option
-
 from .server import add_arguments, run_args
 
 
