@@ -121,8 +121,9 @@ def refresh_row(n, repeats, url=None):
         if url:     # every layer below (registry, log, monitor, dashboard) reads it
             os.environ[ENV] = url
         train_digits_versions(home, progress=False)
+        started = time.time()
         span = fill_log(home, n)
-        window = span + 60
+        window = span + (time.time() - started) + 60     # the whole log, however long filling took
         monitor = Monitor(home)
         assert monitor.health("digits", window=window).requests == n
         dash = MonitoringDashboard(home, model="digits", monitor=monitor)
