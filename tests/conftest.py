@@ -75,3 +75,15 @@ def store_backend(request, monkeypatch):
     else:
         monkeypatch.delenv("WORKBENCH_STORE", raising=False)
     return request.param
+
+
+@pytest.fixture
+def other_store(request, store_backend):
+    """A second, independent store for a test that moves things between two homes: None on
+    SQLite (each home has its own files), a second empty database on PostgreSQL."""
+    if store_backend != "postgresql":
+        return None
+    server = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    request.addfinalizer(lambda: server.drop_database(url))
+    return url
