@@ -123,7 +123,7 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
 
     if backend == "uvicorn":
         check_port(host, port)         # before any model is loaded
-    for warning in home_warnings(home, auth=auth):
+    for warning in home_warnings(home, auth=auth, store=store):
         print(f"workbench serve: warning: {warning}", file=sys.stderr, flush=True)
     if backend == "ray":
         if grpc_port is not None:
