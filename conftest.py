@@ -10,6 +10,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # A home for anything that falls back on the default; individual tests use their own tmp_path.
 _HOME = tempfile.mkdtemp(prefix="workbench-test-home-")
 os.environ["WORKBENCH_HOME"] = _HOME
+# the store of a test is chosen by the test (tests/conftest.py: store_backend), never inherited
+os.environ.pop("WORKBENCH_STORE", None)
 
 
 def pytest_unconfigure(config):

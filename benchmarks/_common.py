@@ -1,6 +1,7 @@
 """Small helpers shared by the benchmark scripts: where results go, and a plain-text table."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -35,3 +36,32 @@ def table(rows: list[dict], columns: list[str]) -> str:
         return "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
     out = [line(columns), "| " + " | ".join("-" * w for w in widths) + " |"]
     return "\n".join(out + [line(row) for row in cells])
+
+
+@contextlib.contextmanager
+def store_url(store: str | None):
+    """The store URL to benchmark: None (SQLite in the home), a ``postgresql://`` URL as given,
+    or ``postgresql`` alone: a throwaway server from Debian's package, started here and stopped
+    afterwards (as the tests start theirs: tests/postgres_server.py)."""
+    if store != "postgresql":
+        yield store
+        return
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from postgres_server import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("no PostgreSQL server binaries: apt-get install postgresql "
+                         "(make bench does), or pass --store postgresql://user@host/db")
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        yield server.create_database()
+    finally:
+        server.stop()
+
+
+STORE_HELP = ("store to measure: a postgresql:// URL (a scratch database), 'postgresql' for a "
+              "throwaway local server, or nothing for SQLite files (default)")

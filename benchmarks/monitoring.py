@@ -11,6 +11,11 @@
    against Voila rendering a one-cell notebook.
 
     python benchmarks/monitoring.py [--sizes 100000 1000000] [--repeats 5] [--home DIR] [--no-voila]
+                                    [--store postgresql | --store postgresql://user@host/db]
+
+``--store postgresql`` measures the PostgreSQL store on a throwaway local server (one fresh
+database per size); a ``postgresql://`` URL must name an empty scratch database (one size only).
+Results go to ``monitoring.json`` (``monitoring-postgresql.json`` with a PostgreSQL store).
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import table, write_results
+from _common import STORE_HELP, store_url, table, write_results
 
 from workbench.dashboard import voila_command
 from workbench.demo import ROOT, train_digits_versions
@@ -67,12 +72,20 @@ def fill_log(home: Path, n: int, rate: float = 500.0) -> float:
     return span
 
 
-def naive_traffic(home: Path, window: float) -> dict:
+def naive_traffic(home: Path, window: float, url: str | None = None) -> dict:
     """The baseline: read every request of the window and compute the traffic figures."""
-    conn = sqlite3.connect(home / FILENAME)
-    rows = np.array(conn.execute("SELECT time, status, latency_ms, version FROM predictions "
-                                 "WHERE model = ? AND time >= ?", ("digits", time.time() - window)).fetchall())
-    conn.close()
+    sql = ("SELECT time, status, latency_ms, version FROM predictions WHERE model = ? AND "
+           "time >= ?")
+    if url:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            rows = np.array(conn.execute(sql.replace("?", "%s"),
+                                         ("digits", time.time() - window)).fetchall())
+    else:
+        conn = sqlite3.connect(home / FILENAME)
+        rows = np.array(conn.execute(sql, ("digits", time.time() - window)).fetchall())
+        conn.close()
     lat = rows[:, 2]
     return {"requests": len(rows), "p50": np.percentile(lat, 50), "p99": np.percentile(lat, 99),
             "error_rate": float(np.mean(rows[:, 1] >= 400)),
@@ -88,33 +101,56 @@ def timed(fn, repeats):
     return statistics.median(times)
 
 
-def refresh_rows(sizes, repeats):
-    from workbench.panels.monitoring_panel import MonitoringDashboard
-
+def refresh_rows(sizes, repeats, store=None):
+    if store and store != "postgresql" and len(sizes) > 1:
+        raise SystemExit("a --store URL takes one --sizes value (its log would add up)")
     out = []
     for n in sizes:
-        home = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
-        try:
-            train_digits_versions(home, progress=False)
-            span = fill_log(home, n)
-            window = span + 60
-            monitor = Monitor(home)
-            assert monitor.health("digits", window=window).requests == n
-            dash = MonitoringDashboard(home, model="digits", monitor=monitor)
-            dash._window.options = [("whole log", int(window))]
-            # the lambdas run at once, inside this iteration (B023 is about lambdas that outlive it)
-            naive = timed(lambda: naive_traffic(home, window), repeats)  # noqa: B023
-            snap = timed(lambda: monitor.snapshot(window=window, models=["digits"]), repeats)  # noqa: B023
-            full = timed(dash.refresh, repeats)
-            size_mb = (home / FILENAME).stat().st_size / 1e6
-            out.append({"requests in log": f"{n:,}", "log size (MB)": f"{size_mb:.0f}",
-                        "naive traffic figures (s)": f"{naive:.3f}", "Monitor.snapshot (s)": f"{snap:.3f}",
-                        "dashboard refresh (s)": f"{full:.3f}", "refresh / naive": f"{full / naive:.2f}",
-                        "_raw": {"n": n, "naive_s": naive, "snapshot_s": snap, "refresh_s": full}})
-            monitor.close()
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
+        with store_url(store) as url:
+            out.append(refresh_row(n, repeats, url))
     return out
+
+
+def refresh_row(n, repeats, url=None):
+    from workbench.panels.monitoring_panel import MonitoringDashboard
+    from workbench.store import ENV
+
+    home = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
+    before = os.environ.get(ENV)
+    try:
+        if url:     # every layer below (registry, log, monitor, dashboard) reads it
+            os.environ[ENV] = url
+        train_digits_versions(home, progress=False)
+        started = time.time()
+        span = fill_log(home, n)
+        window = span + (time.time() - started) + 60     # the whole log, however long filling took
+        monitor = Monitor(home)
+        assert monitor.health("digits", window=window).requests == n
+        dash = MonitoringDashboard(home, model="digits", monitor=monitor)
+        dash._window.options = [("whole log", int(window))]
+        naive = timed(lambda: naive_traffic(home, window, url), repeats)
+        snap = timed(lambda: monitor.snapshot(window=window, models=["digits"]), repeats)
+        full = timed(dash.refresh, repeats)
+        size_mb = (_pg_size(url) if url else (home / FILENAME).stat().st_size) / 1e6
+        monitor.close()
+        return {"store": "postgresql" if url else "sqlite",
+                "requests in log": f"{n:,}", "log size (MB)": f"{size_mb:.0f}",
+                "naive traffic figures (s)": f"{naive:.3f}", "Monitor.snapshot (s)": f"{snap:.3f}",
+                "dashboard refresh (s)": f"{full:.3f}", "refresh / naive": f"{full / naive:.2f}",
+                "_raw": {"n": n, "naive_s": naive, "snapshot_s": snap, "refresh_s": full}}
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _pg_size(url) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
 
 
 def voila_first_render(notebook: Path, selector: str, env: dict, *,
@@ -210,9 +246,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--home", default=None, help="workbench home (results go to HOME/benchmarks)")
     parser.add_argument("--no-voila", action="store_true", help="skip the Voila first-render figure")
+    parser.add_argument("--store", default=None, help=STORE_HELP)
     args = parser.parse_args(argv)
 
-    refresh = refresh_rows(args.sizes, args.repeats)
+    refresh = refresh_rows(args.sizes, args.repeats, args.store)
     shown = [{k: v for k, v in r.items() if k != "_raw"} for r in refresh]
     print("Dashboard refresh, window = the whole log, median of", args.repeats)
     print(table(shown, list(shown[0])))
@@ -220,7 +257,9 @@ def main(argv=None) -> int:
     if voila:
         print("\nVoila first render: KPI tiles filled in headless Chromium (target ≤ 3 s from page open)")
         print(table(voila, list(voila[0])))
-    path = write_results("monitoring", {"refresh": [r["_raw"] for r in refresh], "voila": voila}, args.home)
+    name = "monitoring" if not args.store else "monitoring-postgresql"
+    path = write_results(name, {"store": refresh[0]["store"], "refresh": [r["_raw"] for r in refresh],
+                                "voila": voila}, args.home)
     print(f"results: {path}")
     return 0
 

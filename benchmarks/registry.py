@@ -3,10 +3,13 @@
 Usage::
 
     python benchmarks/registry.py [--home HOME] [--repeats 50] [--n-list 1000]
+                                  [--store postgresql | --store postgresql://user@host/db]
 
-The measurements run in a scratch registry (a temporary folder, removed afterwards); only the
-results are written, as JSON, to ``<home>/benchmarks/registry.json`` (home: ``--home``, else
-``$WORKBENCH_HOME``, else the checkout's ``artifacts/``). Target: each median under 50 ms.
+The measurements run in a scratch registry (a temporary folder, removed afterwards; with
+``--store``, its metadata in that PostgreSQL database under a fresh model name); only the
+results are written, as JSON, to ``<home>/benchmarks/registry.json`` (``registry-postgresql.json``
+with a PostgreSQL store; home: ``--home``, else ``$WORKBENCH_HOME``, else the checkout's
+``artifacts/``). Target: each median under 50 ms.
 """
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import STORE_HELP, store_url
 
 from workbench.data import load_dataset, split
 from workbench.home import resolve_home
@@ -46,14 +52,15 @@ def _summary(times: list[float]) -> dict:
             "under_target": bool(np.median(arr) < TARGET_MS)}
 
 
-def run(repeats: int = 50, n_list: int = 1000, scratch: Path | None = None) -> dict:
+def run(repeats: int = 50, n_list: int = 1000, scratch: Path | None = None,
+        store: str | None = None) -> dict:
     """Measure and return the results dict (see the module docstring)."""
     data = load_dataset("digits")
     X_train, X_test, y_train, y_test = split(data.X / 16.0, data.y, random_state=0)
     model = MLPClassifier(hidden_layer_sizes=(100,), epochs=10, random_state=0).fit(X_train, y_train)
     metrics = {"accuracy": float(model.score(X_test, y_test))}
-    reg = Registry(scratch)
-    name = "digits-mlp"
+    reg = Registry(scratch, store=store)
+    name = "digits-mlp" if store is None else f"digits-mlp-{int(time.time())}"
     register_ms = _timed(lambda: reg.register(name, model, metrics=metrics,
                                               params={"hidden_layer_sizes": [100]}), repeats)
     versions = [v.version for v in reg.versions(name)]
@@ -75,6 +82,7 @@ def run(repeats: int = 50, n_list: int = 1000, scratch: Path | None = None) -> d
         "model": {"class": "MLPClassifier", "hidden_layer_sizes": [100], "n_features": 64,
                   "n_parameters": int(sum(a.size for a in arrays.values())),
                   "blob_bytes": int(blob_bytes)},
+        "store": "postgresql" if store else "sqlite",
         "target_ms": TARGET_MS,
         "register": _summary(register_ms),
         "load": _summary(load_ms),
@@ -96,14 +104,17 @@ def main(argv=None) -> int:
     parser.add_argument("--home", default=None, help="where benchmarks/registry.json is written")
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per measure")
     parser.add_argument("--n-list", type=int, default=1000, help="versions to list")
+    parser.add_argument("--store", default=None, help=STORE_HELP)
     args = parser.parse_args(argv)
     home = resolve_home(args.home)
     scratch = Path(tempfile.mkdtemp(prefix="registry-bench-"))
     try:
-        results = run(args.repeats, args.n_list, scratch)
+        with store_url(args.store) as url:
+            results = run(args.repeats, args.n_list, scratch, url)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    out = home / "benchmarks" / "registry.json"
+    out = home / "benchmarks" / ("registry.json" if results["store"] == "sqlite"
+                                 else "registry-postgresql.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print_table(results)

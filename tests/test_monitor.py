@@ -7,6 +7,10 @@ from workbench.models import LogisticRegression
 from workbench.monitoring import Monitor, PredictionLog, alerts
 from workbench.registry import Registry
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
+
 NOW = 1_800_000_000.0
 
 

@@ -8,6 +8,10 @@ from workbench.monitoring import Monitor, PredictionLog
 from workbench.panels.dashboard_html import versions_html
 from workbench.registry import Registry
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
+
 NOW = 1_800_000_000.0
 
 

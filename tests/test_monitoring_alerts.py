@@ -8,6 +8,9 @@ from workbench.monitoring import alerts
 from workbench.monitoring.alerts import AlertRule, evaluate, load_rules
 from workbench.store import Store
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 @pytest.fixture
 def conn(tmp_path):

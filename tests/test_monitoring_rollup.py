@@ -1,11 +1,12 @@
 """Roll-ups: counts add up across batches and writers; percentiles within the bucket error."""
-import sqlite3
-
 import numpy as np
 import pytest
 
 from workbench.monitoring import rollup
 from workbench.store import Store
+
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
 
 
 @pytest.fixture
@@ -15,12 +16,29 @@ def tables(tmp_path):
     store.close()
 
 
+class _Reader:
+    """Reads what the tables hold, past the store (the SQLite file or $WORKBENCH_STORE)."""
+
+    def __init__(self, home):
+        self.home = home
+
+    def execute(self, sql):
+        from store_helpers import raw_execute
+
+        return _Rows(raw_execute(self.home, sql, "predictions.db"))
+
+
+class _Rows(list):
+    def fetchall(self):
+        return [tuple(r) for r in self]
+
+    def fetchone(self):
+        return tuple(self[0])
+
+
 @pytest.fixture
 def conn(tables, tmp_path):
-    """A plain SQLite connection to the same file, to read what the tables hold."""
-    c = sqlite3.connect(tmp_path / "predictions.db")
-    yield c
-    c.close()
+    return _Reader(tmp_path)
 
 
 def record(t, latency, status=200, version=1, outputs=(3,), model="digits", rows=1):
@@ -67,6 +85,7 @@ def test_regression_outputs_are_rounded_to_two_significant_digits():
     assert rollup.output_key([1.234, 5.0]) == "[1.2, 5]"
 
 
+@pytest.mark.sqlite_only
 def test_read_predictions_reads_a_log_from_before_the_shadow_columns(tmp_path):
     import sqlite3
 

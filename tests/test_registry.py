@@ -7,12 +7,16 @@ from workbench.registry import (AliasInUseError, ArchivedVersionError, AuditEven
                                 NothingToRollBackError, Registry, VersionNotFoundError,
                                 histogram_counts)
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 @pytest.fixture
 def reg(tmp_path):
     return Registry(tmp_path / "home", author="alice")
 
 
+@pytest.mark.sqlite_only
 def test_home_is_created_with_db_and_blobs(tmp_path):
     reg = Registry(tmp_path / "new" / "home")
     assert (tmp_path / "new" / "home" / "registry.db").is_file()
@@ -126,13 +130,13 @@ def test_history_is_an_audit_log(reg):
 
 def test_audit_log_is_append_only(reg):
     reg.register("m", FakeModel())
-    import sqlite3
-    conn = sqlite3.connect(reg.home / "registry.db")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        conn.execute("DELETE FROM audit")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        conn.execute("UPDATE audit SET author = 'mallory'")
-    conn.close()
+    from store_helpers import raw_errors, raw_execute
+
+    with pytest.raises(raw_errors(), match="append-only"):
+        raw_execute(reg.home, "DELETE FROM audit")
+    with pytest.raises(raw_errors(), match="append-only"):
+        raw_execute(reg.home, "UPDATE audit SET author = 'mallory'")
+    assert [e.author for e in reg.history("m")] != ["mallory"]
 
 
 def test_archive_hides_from_latest_but_never_reuses_numbers(reg):

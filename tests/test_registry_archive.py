@@ -10,6 +10,9 @@ from workbench.data import load_dataset, split
 from workbench.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
 from workbench.registry import IntegrityError, InvalidNameError, Registry
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 @pytest.fixture(scope="module")
 def digits():
@@ -51,7 +54,8 @@ def test_every_model_class_round_trips(tmp_path, cls, task):
     np.testing.assert_array_equal(reg.load("m").predict(X), model.predict(X))
 
 
-def test_export_import_into_fresh_home_gives_identical_predictions(tmp_path, digits, mlp):
+def test_export_import_into_fresh_home_gives_identical_predictions(tmp_path, digits, mlp,
+                                                                  other_store):
     X_train, X_test, _, _ = digits
     src = Registry(tmp_path / "a", author="alice")
     src.register("base", FakeModel(0))
@@ -62,7 +66,7 @@ def test_export_import_into_fresh_home_gives_identical_predictions(tmp_path, dig
     path = src.export("digits", 2, tmp_path / "out" / "digits-v2.zip")
     assert path.is_file()
 
-    dst = Registry(tmp_path / "b", author="bob")
+    dst = Registry(tmp_path / "b", author="bob", store=other_store)
     mv = dst.import_(path)
     assert (mv.name, mv.version) == ("digits", 1)
     assert mv.metrics == {"accuracy": 0.9} and mv.params == {"epochs": 15}
@@ -123,9 +127,9 @@ def _manifest(**changes):
     (_manifest(name="Bad Name"), InvalidNameError, ["Bad Name"]),
     (_manifest(sha256="0" * 64), IntegrityError, ["incomplete"]),
 ])
-def test_import_refuses_damaged_archives(tmp_path, archive, change, error, words):
+def test_import_refuses_damaged_archives(tmp_path, archive, change, error, words, other_store):
     _rewrite(archive, change)
-    dst = Registry(tmp_path / "dst")
+    dst = Registry(tmp_path / "dst", store=other_store)
     with pytest.raises(error) as info:
         dst.import_(archive)
     for word in words:
@@ -145,7 +149,7 @@ def test_import_rename_must_be_valid(tmp_path, archive):
         Registry(tmp_path / "dst").import_(archive, name="NO")
 
 
-def test_import_takes_signature_and_class_from_the_weights_not_the_manifest(tmp_path):
+def test_import_takes_signature_and_class_from_the_weights_not_the_manifest(tmp_path, other_store):
     iris = load_dataset("iris")
     src = Registry(tmp_path / "a")
     src.register("iris", MLPClassifier((4,), epochs=2, random_state=0).fit(iris.X, iris.y))
@@ -160,7 +164,7 @@ def test_import_takes_signature_and_class_from_the_weights_not_the_manifest(tmp_
                 manifest["model_class"] = "LinearRegression"
                 data = json.dumps(manifest).encode()
             zout.writestr(item, data)
-    dst = Registry(tmp_path / "b")
+    dst = Registry(tmp_path / "b", store=other_store)
     with pytest.raises(IntegrityError, match="manifest describes the model"):
         dst.import_(forged)
     assert dst.models() == []

@@ -10,6 +10,9 @@ from registry_fakes import FakeModel
 from workbench.registry import Registry
 from workbench.registry import cli as registry_cli
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 def run(argv, capsys):
     """Parse and run like ``workbench.cli.main``; return (exit code, stdout, stderr)."""

@@ -5,9 +5,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from registry_fakes import FakeModel, expected_coef
 
 from workbench.registry import Registry
+
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 WORKER = str(Path(__file__).resolve().parent / "registry_worker.py")
 

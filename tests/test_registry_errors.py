@@ -7,6 +7,9 @@ from workbench.registry import (AliasNotFoundError, IntegrityError, InvalidInput
                                 InvalidNameError, ModelNotFoundError, NothingToRollBackError,
                                 Registry, RegistryError, VersionNotFoundError)
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 @pytest.fixture
 def reg(tmp_path):

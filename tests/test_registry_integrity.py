@@ -9,6 +9,9 @@ from registry_fakes import FakeModel
 from workbench.registry import IntegrityError, InvalidInputError, Registry
 from workbench.registry import codec
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 @pytest.fixture
 def reg(tmp_path):
@@ -128,12 +131,10 @@ def test_same_model_twice_shares_one_weight_file(reg):
 
 
 def test_verify_reports_inconsistent_rows(reg):
-    import sqlite3
-    conn = sqlite3.connect(reg.home / "registry.db")
-    conn.execute("INSERT INTO aliases (name, alias, version) VALUES ('m', 'ghost', 99)")
-    conn.execute("UPDATE models SET next_version = 2 WHERE name = 'm'")
-    conn.commit()
-    conn.close()
+    from store_helpers import raw_execute
+
+    raw_execute(reg.home, "INSERT INTO aliases (name, alias, version) VALUES ('m', 'ghost', 99)")
+    raw_execute(reg.home, "UPDATE models SET next_version = 2 WHERE name = 'm'")
     problems = reg.verify()
     assert any("ghost" in p and "v99" in p for p in problems)
     assert any("reuse version numbers" in p for p in problems)

@@ -9,6 +9,9 @@ from workbench.panels.registry_panel import RegistryPanel
 from workbench.registry import (AliasInUseError, InvalidInputError, Registry,
                                 VersionNotFoundError)
 
+#: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 @pytest.fixture
 def reg(tmp_path):

@@ -43,7 +43,7 @@ def test_keys_of_an_older_table_keep_working(tmp_path):
         store.close()
 
 
-def test_rotation_grace_and_expiry_in_the_store(tmp_path):
+def test_rotation_grace_and_expiry_in_the_store(tmp_path, store_backend):
     store = KeyStore(tmp_path)
     try:
         old = store.create("svc", "predictor", expires_at=time.time() + 3600)
@@ -97,7 +97,7 @@ def test_authenticate_never_raises(tmp_path_factory, text):
 _STORE: dict = {}
 
 
-def test_keys_cli_lists_scopes_limits_and_events(tmp_path, capsys):
+def test_keys_cli_lists_scopes_limits_and_events(tmp_path, capsys, store_backend):
     from workbench.cli import main
 
     home = str(tmp_path)

@@ -22,7 +22,7 @@ from workbench.serving.quota import QuotaExceeded, QuotaStore
 BODY = v2_body(data(1)[0])
 
 
-def test_token_bucket_admits_burst_then_rate(tmp_path):
+def test_token_bucket_admits_burst_then_rate(tmp_path, store_backend):
     quotas = QuotaStore(tmp_path)
     admitted = 0
     for i in range(300):                       # 100 s of requests every 1/3 s at 1 request/s
@@ -35,7 +35,7 @@ def test_token_bucket_admits_burst_then_rate(tmp_path):
     quotas.close()
 
 
-def test_bucket_state_is_shared_between_connections(tmp_path):
+def test_bucket_state_is_shared_between_connections(tmp_path, store_backend):
     a, b = QuotaStore(tmp_path), QuotaStore(tmp_path)
     a.take("k", rate=0.001, burst=2, now=0.0)
     b.take("k", rate=0.001, burst=2, now=0.0)
@@ -46,7 +46,7 @@ def test_bucket_state_is_shared_between_connections(tmp_path):
     a.close(), b.close()
 
 
-def test_daily_rows_renew_at_midnight_utc(tmp_path):
+def test_daily_rows_renew_at_midnight_utc(tmp_path, store_backend):
     quotas = QuotaStore(tmp_path)
     noon = 20_000 * 86400 + 43200.0
     quotas.charge_rows("k", 60, daily_rows=100, now=noon)

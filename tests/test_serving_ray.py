@@ -144,3 +144,35 @@ def test_every_port_of_the_local_ray_deployment_is_on_loopback(ray_server):
 
     exposed = sorted({(c.laddr.ip, c.laddr.port) for c in listening if not loopback(c.laddr.ip)})
     assert exposed == [], f"listening beyond loopback: {exposed}"
+
+
+@pytest.mark.postgres
+def test_replicas_share_a_postgresql_store(tmp_path, postgres_url, monkeypatch):
+    """Across nodes the replicas share one PostgreSQL store (here: 2 replicas of a local Ray):
+    registry, keys and prediction log come from it, no SQLite file is made in the home."""
+    from workbench.monitoring import read_predictions
+    from workbench.registry import Registry
+    from workbench.serving.keys import KeyStore
+
+    monkeypatch.setenv("WORKBENCH_STORE", postgres_url)
+    keys = make_home(tmp_path)
+    monkeypatch.delenv("WORKBENCH_STORE")            # the server gets it from --store only
+    body = v2_body(data(2)[0])
+    with RayServer(tmp_path, "--replicas", "2", "--store", postgres_url) as server:
+        def versions():
+            return {httpx.post(server.url + "/v2/models/iris/infer", json=body,
+                               headers=auth(keys["predictor"])).json().get("model_version")
+                    for _ in range(8)}
+        assert versions() == {"1"}
+        with Registry(tmp_path, store=postgres_url) as reg:
+            reg.set_alias("iris", "production", 2)
+        assert wait_for(lambda: versions() == {"2"}, timeout=20)
+        store = KeyStore(tmp_path, store=postgres_url)
+        store.revoke("predictor-key")
+        store.close()
+        assert wait_for(lambda: httpx.post(server.url + "/v2/models/iris/infer", json=body,
+                                           headers=auth(keys["predictor"])).status_code == 401,
+                        timeout=20)
+        assert wait_for(lambda: len(read_predictions(tmp_path, store=postgres_url,
+                                                     model="iris")) >= 16, timeout=20)
+    assert not (tmp_path / "registry.db").exists() and not (tmp_path / "predictions.db").exists()

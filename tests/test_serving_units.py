@@ -75,7 +75,7 @@ def test_limits_are_checked():
         Limits(max_rows=0)
 
 
-def test_keystore_roundtrip_and_constant_time_lookup(tmp_path):
+def test_keystore_roundtrip_and_constant_time_lookup(tmp_path, store_backend):
     store = KeyStore(tmp_path)
     key = store.create("ci", "maintainer")
     found = store.authenticate(key)
@@ -93,7 +93,7 @@ def test_keystore_roundtrip_and_constant_time_lookup(tmp_path):
     assert "ci" not in repr(store) and key not in repr(store)
 
 
-def test_prediction_log_batches_samples_and_flushes_on_close(tmp_path):
+def test_prediction_log_batches_samples_and_flushes_on_close(tmp_path, store_backend):
     log = PredictionLog(tmp_path / "predictions.db", input_fraction=1.0, max_input_rows=2,
                         flush_interval=60)
     X = np.arange(12.0).reshape(4, 3)
@@ -108,13 +108,15 @@ def test_prediction_log_batches_samples_and_flushes_on_close(tmp_path):
     assert len(rows) == 6 and rows[0].outputs == [0, 1, 1, 0]
     assert rows[0].inputs == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]      # at most max_input_rows
     assert rows[-1].status == 404 and rows[-1].inputs is None and rows[-1].error == "no model"
-    import sqlite3
-    conn = sqlite3.connect(tmp_path / "predictions.db")
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT SUM(requests) FROM rollup_status").fetchone()[0] == 6
+    from store_helpers import raw_execute
+
+    if store_backend == "sqlite":
+        assert raw_execute(tmp_path, "PRAGMA journal_mode", "predictions.db")[0][0] == "wal"
+    assert raw_execute(tmp_path, "SELECT SUM(requests) FROM rollup_status",
+                       "predictions.db")[0][0] == 6
 
 
-def test_prediction_log_input_fraction_zero_keeps_no_inputs(tmp_path):
+def test_prediction_log_input_fraction_zero_keeps_no_inputs(tmp_path, store_backend):
     with PredictionLog(tmp_path / "p.db", input_fraction=0.0) as log:
         log.record(model="m", version=1, status=200, latency_ms=1, rows=1, outputs=[1],
                    inputs=np.ones((1, 2)))

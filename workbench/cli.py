@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: modules that add sub-commands, in the order they are listed in ``workbench --help``
@@ -51,13 +52,22 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from .store import ENV, use_store_option
+
+    before = os.environ.get(ENV)
     try:
+        use_store_option(args)      # --store URL: this command's store, and its servers'
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
     except (ValueError, LookupError, OSError) as exc:
         print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    finally:                        # called in-process (tests, notebooks): leave no trace
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,6 +38,9 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("demo", help="train, register, serve, simulate traffic and open the "
                               "Voila dashboard", description=__doc__, formatter_class=_raw())
     p.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
+    from .store import add_store_option
+
+    add_store_option(p)
     p.add_argument("--port", type=int, default=8000, help="inference service port (default 8000)")
     p.add_argument("--voila-port", type=int, default=8866, help="dashboard port (default 8866)")
     p.add_argument("--rps", type=float, default=15.0, help="simulated requests per second")

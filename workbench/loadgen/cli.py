@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
+from ..store import add_store_option
+
 #: data sets the simulator can draw rows from, by the number of features a model takes
 _BY_WIDTH = {64: "digits", 4: "iris", 30: "breast_cancer", 13: "wine", 10: "diabetes"}
 
@@ -16,6 +18,7 @@ def add_parser(subparsers) -> None:
                     "line, where other users could read it); without either, a temporary "
                     "predictor key is created in the home and revoked at the end.")
     p.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
+    add_store_option(p)
     p.add_argument("--model", required=True, help="model name to call")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="service URL (default %(default)s)")
     p.add_argument("--key-file", default=None, metavar="PATH",

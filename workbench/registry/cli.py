@@ -2,7 +2,7 @@
 verify, export, import.
 
 Every sub-command takes ``--home`` (default: ``$WORKBENCH_HOME``, else the checkout's
-``artifacts/``). ``verify`` exits with status 1 when it finds problems.
+``artifacts/``) and ``--store URL`` (default: ``$WORKBENCH_STORE``, else SQLite in the home). ``verify`` exits with status 1 when it finds problems.
 """
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import argparse
 import json
 import sys
 
+from ..store import STORE_HELP
 from .records import format_time
 
 
 def _registry(args):
     from .registry import Registry
 
-    return Registry(args.home)
+    return Registry(args.home, store=getattr(args, "store", None))
 
 
 def _metrics_text(metrics: dict, limit: int = 4) -> str:
@@ -206,6 +207,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                    description="Manage the model registry: list, show, promote, "
                                                "rollback, history, verify, export, import.")
     parser.add_argument("--home", default=None, help=argparse.SUPPRESS)
+    common.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help=STORE_HELP)
+    parser.add_argument("--store", default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("list", parents=[common], help="list models, or the versions of one")

@@ -49,12 +49,12 @@ class RolloutController:
     """
 
     def __init__(self, home=None, *, lease_ttl: float = 10.0, holder: str | None = None,
-                 author: str = "rollout-controller"):
+                 author: str = "rollout-controller", store: str | None = None):
         from ..registry import Registry
 
         self.home = resolve_home(home)
-        self.registry = Registry(self.home, author=author)
-        self.store = open_tables(self.home / FILENAME)
+        self.registry = Registry(self.home, author=author, store=store)
+        self.store = open_tables(self.home / FILENAME, store)
         self.tables = self.store.loop
         self.lease_ttl = float(lease_ttl)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -254,10 +254,12 @@ def _decision_json(decision: Decision) -> dict:
             "evidence": decision.evidence, "time": time.time()}
 
 
-def run_in_background(home, stop: threading.Event, interval: float = 1.0) -> threading.Thread:
-    """The controller loop of a serving worker, on a daemon thread until ``stop`` is set."""
+def run_in_background(home, stop: threading.Event, interval: float = 1.0,
+                      store: str | None = None) -> threading.Thread:
+    """The controller loop of a serving worker, on a daemon thread until ``stop`` is set
+    (``store``: the worker's store URL, None for ``$WORKBENCH_STORE`` or the home's files)."""
     def loop():
-        controller = RolloutController(home)
+        controller = RolloutController(home, store=store)
         try:
             controller.run(interval=interval, stop=stop)
         finally:

@@ -85,14 +85,14 @@ def audit(registry, state: RolloutState, action: str, detail: dict) -> None:
                   detail=detail)
 
 
-def load_state(home, model: str) -> RolloutState | None:
+def load_state(home, model: str, store: str | None = None) -> RolloutState | None:
     """The rollout of ``model`` in ``home`` (None when the home has no prediction log yet)."""
     from pathlib import Path
 
     from ..monitoring.log import FILENAME, open_tables
 
     path = Path(home) / FILENAME
-    store = open_tables(path)
+    store = open_tables(path, store)
     if not store.exists("loop"):
         return None
     try:

@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from ..home import resolve_home
 from ..monitoring.log import FILENAME, PredictionLog, Retention
+from ..store import resolve_url
 from ..registry import (AliasInUseError, ArchivedVersionError, IntegrityError, InvalidInputError,
                         InvalidNameError, NothingToRollBackError)
 from . import inference, openapi
@@ -132,7 +133,7 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
                loopback_guard: bool | None = None, retention_days: float | None = 30.0,
                retention_max_bytes: int | None = None, max_cold_loads: int = 30,
                log_max_queue: int = 100_000, rollout_interval: float = 1.0,
-               grpc=None) -> "ServingApp":
+               grpc=None, store: str | None = None) -> "ServingApp":
     """Return the inference service of a workbench home as an ASGI app.
 
     Parameters
@@ -174,6 +175,9 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         workers share one lease, so exactly one acts (see ``workbench.rollout.controller``).
     grpc : GrpcConfig, optional
         Also serve ``inference.GRPCInferenceService`` there (see :mod:`.grpc`); off by default.
+    store : str, optional
+        Store URL (``postgresql://…``) for registry, keys and prediction log;
+        ``$WORKBENCH_STORE`` or SQLite files in the home when None.
 
     Examples
     --------
@@ -181,6 +185,7 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
     >>> uvicorn.run(app, host="127.0.0.1")      # doctest: +SKIP
     """
     home = resolve_home(home)
+    store = resolve_url(store)
     limits = limits or Limits()
     batching = batching or BatchConfig()
     if not (isinstance(poll_interval, (int, float)) and 0 < poll_interval <= 1):
@@ -201,14 +206,14 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         # small, frequent flushes: the writer never holds the GIL long enough to stall requests
         log = PredictionLog(home / FILENAME, input_fraction=input_fraction, flush_interval=0.1,
                             max_queue=log_max_queue, retention=retention,
-                            on_drop=metrics.log_dropped)
+                            on_drop=metrics.log_dropped, store=store)
         state = ServingState(
             home=home, auth=Authenticator(
-                KeyStore(home) if auth else None, jwt=JwtVerifier(jwt) if jwt else None,
-                quotas=QuotaStore(home) if auth else None),
+                KeyStore(home, store=store) if auth else None, jwt=JwtVerifier(jwt) if jwt else None,
+                quotas=QuotaStore(home, store=store) if auth else None),
             cache=ModelCache(home, max_versions=max_versions, on_load=metrics.model_loaded,
                              batching=batching, on_batch=metrics.observe_batch,
-                             max_cold_loads=max_cold_loads),
+                             max_cold_loads=max_cold_loads, store=store),
             metrics=metrics, log=log, limits=limits, shadows=ShadowRunner(log, metrics))
         app.state.serving = state
         watcher = threading.Thread(target=_watch, args=(state, poll_interval, preload),
@@ -216,7 +221,7 @@ def create_app(home=None, *, auth: bool = True, limits: Limits | None = None,
         watcher.start()
         if rollout_interval:
             from ..rollout.controller import run_in_background
-            rollout = run_in_background(home, state.stop, rollout_interval)
+            rollout = run_in_background(home, state.stop, rollout_interval, store=store)
         grpc_server = None
         try:
             if grpc is not None:    # the gRPC service shares this state (see .grpc)

@@ -6,6 +6,7 @@ import argparse
 import datetime as _dt
 import json
 
+from ..store import add_store_option
 from .server import add_arguments, run_args
 
 
@@ -20,10 +21,13 @@ def add_parser(subparsers) -> None:
 
     keys = subparsers.add_parser("keys", help="create, list, rotate, limit and revoke API keys",
                                  description="API keys of the inference service (stored hashed "
-                                             "in registry.db; every change is in the audit log).")
+                                             "in the store: registry.db or PostgreSQL; every change is in "
+                                             "the audit log).")
     keys.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
+    add_store_option(keys)
     home = argparse.ArgumentParser(add_help=False)
     home.add_argument("--home", default=None, dest="home_sub", help="workbench home")
+    add_store_option(home, default=argparse.SUPPRESS)
     limits = argparse.ArgumentParser(add_help=False)
     limits.add_argument("--rate", default=None, metavar="N/UNIT",
                         help="request rate, e.g. 50/s or 3000/min (token bucket)")
@@ -71,6 +75,7 @@ def add_parser(subparsers) -> None:
         description="Add up the prediction log per consumer (API key or token subject) and "
                     "period; --by model or version breaks it down further.")
     usage.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
+    add_store_option(usage)
     usage.add_argument("--by", default="key", help="key, model or version; several with commas "
                        "(default key)")
     usage.add_argument("--since", default=None, help="start: ISO time (2026-12-01T00:00:00Z), a "
@@ -86,7 +91,8 @@ def _store(args):
     from ..home import resolve_home
     from .keys import KeyStore
 
-    return KeyStore(resolve_home(getattr(args, "home_sub", None) or args.home))
+    return KeyStore(resolve_home(getattr(args, "home_sub", None) or args.home),
+                    store=getattr(args, "store", None))
 
 
 def _time(at) -> str:

@@ -33,7 +33,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _shutdown(proc: subprocess.Popen, home: str, key_name: str | None,
-              gentle: bool = False) -> None:
+              gentle: bool = False, store: str | None = None) -> None:
     """Stop the server process (SIGTERM, then SIGKILL) and revoke its temporary key.
 
     ``gentle``: SIGTERM to the server alone first, so it can shut down what it started (Ray),
@@ -61,9 +61,9 @@ def _shutdown(proc: subprocess.Popen, home: str, key_name: str | None,
         from .keys import KeyStore
 
         try:
-            store = KeyStore(home)
-            store.revoke(key_name)
-            store.close()
+            keys = KeyStore(home, store=store)
+            keys.revoke(key_name)
+            keys.close()
         except Exception:  # noqa: BLE001 - best effort at interpreter exit
             pass
 
@@ -77,12 +77,14 @@ class Endpoint:
     """
 
     def __init__(self, proc, url, name, version, key, key_name, home, log_path,
-                 gentle: bool = False):
+                 gentle: bool = False, store: str | None = None):
         self._proc, self.url, self.name, self.version = proc, url, name, version
         self.key, self._key_name, self.home, self._log_path = key, key_name, home, log_path
         self.client = Client(url, key)
         self.grpc_address = None
-        self._finalizer = weakref.finalize(self, _shutdown, proc, str(home), key_name, gentle)
+        self.store = store
+        self._finalizer = weakref.finalize(self, _shutdown, proc, str(home), key_name, gentle,
+                                           store)
 
     @property
     def running(self) -> bool:
@@ -195,7 +197,8 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
            auth: bool = True, role: str = "maintainer", workers: int = 1,
            log_inputs: float = 0.1, timeout: float = 60.0, batch_max_rows: int = 0,
            batch_max_delay_ms: float = 2.0, backend: str = "uvicorn", replicas: int = 1,
-           ray_address: str | None = None, grpc_port: int | None = None) -> Endpoint:
+           ray_address: str | None = None, grpc_port: int | None = None,
+           store: str | None = None) -> Endpoint:
     """Start the inference service in a subprocess on 127.0.0.1 and return its :class:`Endpoint`.
 
     Parameters
@@ -223,6 +226,9 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
     grpc_port : int, optional
         Also serve the v2 gRPC service on this port (0: a free one); its address is
         ``Endpoint.grpc_address`` (``"127.0.0.1:PORT"``, for ``tritonclient.grpc``).
+    store : str, optional
+        Store URL (``postgresql://…``); ``$WORKBENCH_STORE`` or SQLite in the home when None.
+        Handed to the server through its environment, never its command line.
 
     Examples
     --------
@@ -230,20 +236,22 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
     ...     ep.predict(X[:3])
     """
     from ..registry import Registry
+    from ..store import ENV, resolve_url
     from .keys import KeyStore
 
     if version is not None and alias is not None:
         raise ValueError(f"give a version or an alias, not both (got {version!r}, {alias!r})")
     home = resolve_home(home)
-    with Registry(home) as registry:   # fail now, clearly, for an unknown model
+    store = resolve_url(store)
+    with Registry(home, store=store) as registry:   # fail now, clearly, for an unknown model
         registry.resolve(name, version=version, alias=alias)
     port = free_port() if port is None else port
     key = key_name = None
     if auth:
         key_name = f"deploy-{port}-{os.urandom(3).hex()}"
-        store = KeyStore(home)
-        key = store.create(key_name, role)
-        store.close()
+        keys = KeyStore(home, store=store)
+        key = keys.create(key_name, role)
+        keys.close()
     log_path = Path(tempfile.mkdtemp(prefix="workbench-endpoint-")) / "server.log"
     command = [sys.executable, "-m", "workbench.serving.server", "--home", str(home),
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
@@ -261,12 +269,17 @@ def deploy(name: str, *, home=None, version=None, alias=None, port: int | None =
         timeout = max(timeout, 180.0)
         if ray_address:
             command += ["--ray-address", ray_address]
+    env = dict(os.environ)
+    if store:
+        env[ENV] = store          # not on the command line: a URL may hold a password
+    else:
+        env.pop(ENV, None)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     endpoint = Endpoint(proc, f"http://127.0.0.1:{port}", name,
                         alias if alias is not None else version, key, key_name, home, log_path,
-                        gentle=backend != "uvicorn")
+                        gentle=backend != "uvicorn", store=store)
     endpoint.grpc_address = None if grpc_port is None else f"127.0.0.1:{grpc_port}"
     deadline = time.monotonic() + timeout
     while True:

@@ -29,7 +29,7 @@ _ACTOR = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 def _as_author(state, key, headers=None) -> Registry:
     actor = (headers or {}).get(ACTOR_HEADER, "")
     author = f"{actor} (key {key.name})" if _ACTOR.fullmatch(actor) else f"{key.name} (api)"
-    return Registry(state.cache.home, author=author)
+    return Registry(state.cache.home, author=author, store=state.cache.store)
 
 
 async def _alias_change(request: Request, name: str, alias: str, act, conflict: bool = False,

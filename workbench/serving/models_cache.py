@@ -133,12 +133,15 @@ class ModelCache:
         versions than ``max_versions`` cannot make the worker load weights without end. Loads
         run one at a time (a lock), so at most one is in progress per worker.
     cold_load_window : float, default=60
+    store : str, optional
+        Store URL (``postgresql://…``); ``$WORKBENCH_STORE`` or SQLite in the home when None.
     """
 
     def __init__(self, home, *, max_versions: int = 8, on_load=None,
                  batching: BatchConfig | None = None, on_batch=None, max_cold_loads: int = 30,
-                 cold_load_window: float = 60.0):
-        self.registry = Registry(home, author="workbench-serving")
+                 cold_load_window: float = 60.0, store: str | None = None):
+        self.registry = Registry(home, author="workbench-serving", store=store)
+        self.store = self.registry.store.url
         self.home = self.registry.home
         self.max_versions = max_versions
         self.on_load = on_load

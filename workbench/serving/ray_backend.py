@@ -3,8 +3,11 @@
 Each replica builds its own app with :func:`~.app.create_app` (the builder runs inside the
 replica, so model weights still come only from the registry, SHA-256 checked, never pickled;
 Ray only ships the small JSON-like settings). The protocol, auth, registry and prediction log
-are the ones of the uvicorn backend: every replica reads the same home and appends to the same
-``predictions.db``, so the home must be on a file system every Ray node sees (a shared mount).
+are the ones of the uvicorn backend. Across nodes, every replica uses one PostgreSQL store (the
+``store`` URL of the settings: registry, keys, prediction log) and reads the weight files from
+the home on a shared mount (immutable, content-addressed, written by rename: safe to share).
+SQLite files in the home suit replicas on one machine only: SQLite over a network file system
+is unsafe, and opening one there warns.
 
 Locally, Ray starts on this machine bound to 127.0.0.1 with no dashboard; with ``address``
 (``ray://head:10001`` or ``auto``) it joins an existing cluster instead. ``/metrics`` answers

@@ -18,6 +18,8 @@ import tempfile
 import threading
 import time
 
+from ..store import STORE_HELP, redact, resolve_url
+
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only accepts connections from this machine."""
@@ -52,7 +54,7 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
           batch_max_delay_ms: float = 2.0, backend: str = "uvicorn", replicas: int = 1,
           ray_address: str | None = None, jwt: dict | None = None,
           retention_days: float | None = 30.0, retention_max_bytes: int | None = None,
-          grpc_port: int | None = None) -> None:
+          grpc_port: int | None = None, store: str | None = None) -> None:
     """Serve every model of a workbench home until interrupted.
 
     ``backend="uvicorn"`` runs ``workers`` uvicorn processes; ``backend="ray"`` runs the same app
@@ -98,8 +100,9 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
         jwt = JwtConfig(**jwt).to_json()
     Retention(days=retention_days, max_bytes=retention_max_bytes)
     home = resolve_home(home)
+    store = resolve_url(store)
     settings = {
-        "home": str(home), "auth": auth, "input_fraction": input_fraction,
+        "home": str(home), "store": store, "auth": auth, "input_fraction": input_fraction,
         "limits": {"max_rows": max_rows, "max_body_bytes": max_body_bytes},
         "batching": {"max_batch_rows": batch_max_rows, "max_delay_ms": batch_max_delay_ms},
         "log_level": log_level, "retention_days": retention_days,
@@ -120,7 +123,7 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
 
     if backend == "uvicorn":
         check_port(host, port)         # before any model is loaded
-    for warning in home_warnings(home, auth=auth):
+    for warning in home_warnings(home, auth=auth, store=store):
         print(f"workbench serve: warning: {warning}", file=sys.stderr, flush=True)
     if backend == "ray":
         if grpc_port is not None:
@@ -137,7 +140,8 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
         _watch_parent(exit_with_parent)
     scheme = "https" if ssl_certfile else "http"
     grpc_note = "" if grpc_port is None else f" grpc={host}:{grpc_port}{' (TLS)' * bool(ssl_certfile)}"
-    print(f"workbench serve: {scheme}://{host}:{port}{grpc_note} home={home} workers={workers} "
+    print(f"workbench serve: {scheme}://{host}:{port}{grpc_note} home={home} store={redact(store)} "
+          f"workers={workers} "
           f"auth={'on' if auth else 'OFF'}", file=sys.stderr, flush=True)
     try:
         uvicorn.run("workbench.serving.app:app_from_env", factory=True, host=host, port=port,
@@ -167,7 +171,7 @@ def _serve_ray(settings, host, port, replicas, address, ssl_certfile, exit_with_
     if exit_with_parent:
         _watch_parent(exit_with_parent)
     print(f"workbench serve: starting Ray Serve ({replicas} replicas) home={settings['home']} "
-          f"auth={'on' if settings['auth'] else 'OFF'}", file=sys.stderr, flush=True)
+          f"store={redact(settings.get('store'))} auth={'on' if settings['auth'] else 'OFF'}", file=sys.stderr, flush=True)
     ray_backend.serve_ray({**settings, "replicas": replicas}, host=host, port=port,
                           address=address)
 
@@ -175,6 +179,7 @@ def _serve_ray(settings, host, port, replicas, address, ssl_certfile, exit_with_
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``workbench serve`` to ``parser``."""
     parser.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
+    parser.add_argument("--store", metavar="URL", help=STORE_HELP)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -238,7 +243,7 @@ def run_args(args) -> int:
           backend=args.backend, replicas=args.replicas, ray_address=args.ray_address,
           jwt=_jwt_settings(args), retention_days=args.retention_days or None,
           retention_max_bytes=int(args.retention_max_mb * 1024 * 1024) or None,
-          grpc_port=args.grpc_port)
+          grpc_port=args.grpc_port, store=args.store)
     return 0
 
 

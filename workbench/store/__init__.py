@@ -81,6 +81,39 @@ def resolve_url(url=None) -> str | None:
                      f"home), got {url.split('://')[0]!r}://…")
 
 
+def redact(url: str | None) -> str:
+    """``url`` without user and password, for messages and logs (``sqlite`` for None)."""
+    if not url:
+        return "sqlite"
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+#: help text of ``--store`` on every command that takes ``--home``
+STORE_HELP = ("store URL, e.g. postgresql://user@host/db for many nodes (default: "
+              "$WORKBENCH_STORE, else SQLite files in the home)")
+
+
+def add_store_option(parser, **kwargs) -> None:
+    """Add ``--store URL`` to an argparse parser (next to its ``--home``)."""
+    parser.add_argument("--store", metavar="URL", help=STORE_HELP, **kwargs)
+
+
+def use_store_option(args) -> str | None:
+    """Apply a parsed ``--store``: check it and make it this process's store
+    (``$WORKBENCH_STORE``, so every layer and every server process it starts uses it); return
+    the store URL in force (None: SQLite in the home)."""
+    url = getattr(args, "store", None)
+    if url:
+        resolved = resolve_url(url)
+        if resolved:
+            os.environ[ENV] = resolved
+        else:
+            os.environ.pop(ENV, None)
+        return resolved
+    return resolve_url(None)
+
+
 class Store:
     """The tables of one workbench home (see the module).
 
@@ -108,7 +141,7 @@ class Store:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        where = self.url.split("@")[-1] if self.url else f"SQLite in {self.home}"
+        where = redact(self.url) if self.url else f"SQLite in {self.home}"
         return f"<Store {where} open={sorted(self._tables)}>"
 
     @property

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..home import create_private_file
+from .netfs import warn_if_network
 
 #: how long a writer waits for the lock before giving up
 BUSY_TIMEOUT_MS = 60_000
@@ -48,6 +49,7 @@ class SQLiteDatabase:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             create_private_file(self.path)  # 0600 when new; its -wal/-shm get the same mode
+            warn_if_network(self.path)
             self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                          isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
