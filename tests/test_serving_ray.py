@@ -50,7 +50,7 @@ class RayServer(Server):
 @pytest.fixture(scope="module")
 def ray_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
-    keys = make_home(home)
+    keys = make_home(home, families=True)   # the protocol tests also ask for a forest and an ONNX model
     keys["unknown"] = "wb_0badc0de_" + "x" * 43
     keys["malformed"] = "not-a-key"
     with RayServer(home, "--replicas", "2") as server:

@@ -82,8 +82,9 @@ def compare_versions(tables, registry, model: str, *, lo: int, hi: int, alias: s
         req = sum(r[2] for r in status if r[0] == v)
         err = sum(r[2] for r in status if r[0] == v and r[1] >= 400)
         lat = [(b, n) for ver, b, n in latency if ver == v]
-        role = ("primary" if v == primary else "canary" if v in weights
-                else "shadow" if v == shadow else "other")
+        # the "shadow" role belongs to the shadow's own rows (_shadow_stats): a version that is the
+        # shadow now but answered clients in the window did so as something else
+        role = "primary" if v == primary else "canary" if v in weights else "other"
         stats.append(VersionStats(
             version=v, role=role, weight=weights.get(v), requests=int(req),
             share=req / total if total else 0.0,
