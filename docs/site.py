@@ -31,15 +31,23 @@ ARCHITECTURE = ROOT.parent / "shared" / "ARCHITECTURE.md"
 # The API reference: one page per layer, in the order of the flow (data → models → … → panels).
 API_PAGES = {
     "data": ["workbench.data"],
-    "models": ["workbench.models"],
+    # workbench.models loads its classes lazily, so the pages name the modules that define them
+    "models": ["workbench.models.linear", "workbench.models.mlp", "workbench.models.cart",
+               "workbench.models.trees", "workbench.models.svm", "workbench.models.conv",
+               "workbench.models.quantized", "workbench.models.onnx_model"],
     "training": ["workbench.training"],
+    "store": ["workbench.store"],
     "registry": ["workbench.registry"],
-    "serving": ["workbench.serving"],
+    "serving": ["workbench.serving.endpoint", "workbench.serving.client", "workbench.serving.keys"],
     "rollout": ["workbench.rollout"],
-    "monitoring": ["workbench.monitoring"],
+    "monitoring": ["workbench.monitoring.monitor", "workbench.monitoring.drift",
+                   "workbench.monitoring.alerts", "workbench.monitoring.quality"],
+    "load generator": ["workbench.loadgen.simulator"],
     "optimize and explain": ["workbench.optimize", "workbench.explain"],
     "onnx": ["workbench.onnx"],
-    "panels": ["workbench.panels"],
+    "panels": ["workbench.panels.training_panel", "workbench.panels.registry_panel",
+               "workbench.panels.deployment_panel", "workbench.panels.monitoring_panel",
+               "workbench.panels.plots", "workbench.panels.diagrams"],
 }
 
 
@@ -150,7 +158,10 @@ def mkdocs_config(src: Path, out: Path, nav: list) -> dict:
             {"mkdocstrings": {"handlers": {"python": {
                 "paths": [str(ROOT)],
                 "options": {"docstring_style": "numpy", "show_source": False,
-                            "members_order": "source", "show_root_heading": True},
+                            "members_order": "source", "show_root_heading": True,
+                            "merge_init_into_class": True,
+                            # some docstrings are built at import time (MLPClassifier)
+                            "force_inspection": True},
             }}}},
         ],
         "nav": nav,
