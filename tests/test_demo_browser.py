@@ -2,14 +2,12 @@
 that arrive late show it is worse, the controller aborts, and production is back on v2 — with no
 person pressing a button. Started as the README starts it (`workbench demo`), stopped with SIGTERM.
 """
-import re
 import subprocess
 import sys
-import time
 
 import pytest
 
-from voila_helpers import CHROMIUM_ARGS
+from voila_helpers import CHROMIUM_ARGS, url_in_log, wait_until_served
 from workbench.processes import stop_process_group
 from workbench.registry import Registry
 from workbench.serving.endpoint import free_port
@@ -28,15 +26,10 @@ def test_the_demo_page_shows_the_rollout_abort_and_the_rollback(tmp_path):
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     try:
-        deadline, page_url = time.monotonic() + 240, None
-        while page_url is None:
-            text = log_path.read_text(errors="replace")
-            assert demo.poll() is None, text[-3000:]
-            assert time.monotonic() < deadline, text[-3000:]
-            found = re.search(r"dashboard \(Voila\) : (http://127\.0\.0\.1:\d+/\?token=\S+)", text)
-            page_url = found.group(1) if found else None
-            time.sleep(0.5)
-        assert "rollout           : digits production: v2 → v3 running" in log_path.read_text()
+        page_url = url_in_log(demo, log_path, r"dashboard \(Voila\) : (http://127\.0\.0\.1:\d+/\?token=\S+)")
+        wait_until_served(page_url, demo, log_path)
+        assert url_in_log(demo, log_path, r"rollout +: (digits production: v2 → v3 \w+)") == \
+            "digits production: v2 → v3 running"
         expect.set_options(timeout=120_000)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -44,12 +37,7 @@ def test_the_demo_page_shows_the_rollout_abort_and_the_rollback(tmp_path):
             try:
                 page = browser.new_context().new_page()
                 page.route("**/cdn.jsdelivr.net/**", lambda r: r.abort())
-                for _ in range(60):      # Voila may still be binding its port
-                    try:
-                        page.goto(page_url, wait_until="domcontentloaded")
-                        break
-                    except Exception:  # noqa: BLE001 - not listening yet: tried again
-                        time.sleep(1)
+                page.goto(page_url, wait_until="domcontentloaded")
                 expect(page.locator(".wb-dashboard")).to_be_visible()
                 # the dashboard refreshes itself; the decision comes once enough labels are in
                 expect(page.locator(".wb-rollout-state")).to_have_text("aborted", timeout=400_000)

@@ -7,7 +7,6 @@ their Jupyter data files through ``JUPYTER_PATH``), so nothing is downloaded. Ru
 monitoring page from the notebook inside the package: Chromium sees its tiles.
 """
 import os
-import re
 import subprocess
 import sys
 import sysconfig
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from voila_helpers import CHROMIUM_ARGS
+from voila_helpers import CHROMIUM_ARGS, url_in_log, wait_until_served
 from workbench.demo import train_digits_versions
 from workbench.processes import stop_process_group
 from workbench.serving.endpoint import free_port
@@ -91,14 +90,8 @@ def test_workbench_dashboard_from_the_installed_package(installed, tmp_path):
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        page_url = None
-        while page_url is None:
-            assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
-            found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", log_path.read_text(errors="replace"))
-            page_url = found.group(1) if found else None
-            time.sleep(0.2)
+        page_url = url_in_log(proc, log_path, r"(http://127\.0\.0\.1:\d+/\?token=\S+)", seconds=90)
+        wait_until_served(page_url, proc, log_path)
         expect.set_options(timeout=90_000)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -106,14 +99,7 @@ def test_workbench_dashboard_from_the_installed_package(installed, tmp_path):
             try:
                 page = browser.new_context().new_page()
                 page.route("**/cdn.jsdelivr.net/**", lambda r: r.abort())
-                deadline = time.monotonic() + 60
-                while True:        # Voila answers once its server is up
-                    try:
-                        page.goto(page_url, wait_until="domcontentloaded")
-                        break
-                    except Exception:  # noqa: BLE001 - not listening yet; retried until the deadline
-                        assert time.monotonic() < deadline
-                        time.sleep(0.5)
+                page.goto(page_url, wait_until="domcontentloaded")
                 expect(page.locator(".wb-dashboard")).to_be_visible()
                 expect(page.locator(".wb-kpi-version .wb-kpi-value")).to_have_text("v2")
                 assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0

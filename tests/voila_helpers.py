@@ -3,6 +3,7 @@ it, count its kernels, and always stop it."""
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import subprocess
 import time
@@ -60,16 +61,38 @@ def running_voila(home, log_path, *, cwd, url=None, maintainer_key=None, allow_r
                                 start_new_session=True)
     server = VoilaServer(proc, f"http://127.0.0.1:{port}", token, log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:  # readiness: a static file, never "/" (each page request starts a kernel)
-            assert proc.poll() is None, f"Voila exited early:\n{server.log()}"
-            try:
-                if httpx.get(f"{server.url}/voila/static/voila.js", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"Voila not ready:\n{server.log()}"
-            time.sleep(0.2)
+        wait_until_served(server.url, proc, log_path, seconds=60)
         yield server
     finally:
         stop_process_group(proc, timeout=10)
+
+
+def wait_until_served(url: str, proc, log_path, seconds: float = 120) -> None:
+    """Wait until the Voila at ``url`` (a page URL is fine) serves its static files.
+
+    Readiness is a static file, never "/": each page request starts a kernel.
+    """
+    base = url.split("/?", 1)[0].rstrip("/")
+    deadline = time.monotonic() + seconds
+    while True:
+        assert proc.poll() is None, f"exited early:\n{log_path.read_text(errors='replace')[-4000:]}"
+        try:
+            if httpx.get(f"{base}/voila/static/voila.js", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"not ready:\n{log_path.read_text(errors='replace')[-4000:]}"
+        time.sleep(0.2)
+
+
+def url_in_log(proc, log_path, pattern: str, seconds: float = 240) -> str:
+    """The first match of ``pattern``'s group 1 in a command's log, once the command prints it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = log_path.read_text(errors="replace")
+        found = re.search(pattern, text)
+        if found:
+            return found.group(1)
+        assert proc.poll() is None, text[-3000:]
+        assert time.monotonic() < deadline, text[-3000:]
+        time.sleep(0.2)
