@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from voila_helpers import CHROMIUM_ARGS, url_in_log, wait_until_served
+from voila_helpers import chromium_page, url_in_log, wait_until_served
 from workbench.processes import stop_process_group
 from workbench.registry import Registry
 from workbench.serving.endpoint import free_port
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 def test_the_demo_page_shows_the_rollout_abort_and_the_rollback(tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     home, log_path = tmp_path / "home", tmp_path / "demo.log"
     with open(log_path, "wb") as log:
@@ -31,21 +31,14 @@ def test_the_demo_page_shows_the_rollout_abort_and_the_rollback(tmp_path):
         assert url_in_log(demo, log_path, r"rollout +: (digits production: v2 → v3 \w+)") == \
             "digits production: v2 → v3 running"
         expect.set_options(timeout=120_000)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                         args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_context().new_page()
-                page.route("**/cdn.jsdelivr.net/**", lambda r: r.abort())
-                page.goto(page_url, wait_until="domcontentloaded")
-                expect(page.locator(".wb-dashboard")).to_be_visible()
-                # the dashboard refreshes itself; the decision comes once enough labels are in
-                expect(page.locator(".wb-rollout-state")).to_have_text("aborted", timeout=400_000)
-                expect(page.locator(".wb-rollout-reason")).to_contain_text("worse")
-                expect(page.locator(".wb-kpi-version .wb-kpi-value")).to_have_text("v2")
-                assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
-            finally:
-                browser.close()
+        with chromium_page() as page:
+            page.goto(page_url, wait_until="domcontentloaded")
+            expect(page.locator(".wb-dashboard")).to_be_visible()
+            # the dashboard refreshes itself; the decision comes once enough labels are in
+            expect(page.locator(".wb-rollout-state")).to_have_text("aborted", timeout=400_000)
+            expect(page.locator(".wb-rollout-reason")).to_contain_text("worse")
+            expect(page.locator(".wb-kpi-version .wb-kpi-value")).to_have_text("v2")
+            assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
         with Registry(home) as registry:
             assert registry.aliases("digits")["production"] == 2
             actions = [e.action for e in registry.history("digits")]

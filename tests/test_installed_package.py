@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from voila_helpers import CHROMIUM_ARGS, url_in_log, wait_until_served
+from voila_helpers import chromium_page, url_in_log, wait_until_served
 from workbench.demo import train_digits_versions
 from workbench.processes import stop_process_group
 from workbench.serving.endpoint import free_port
@@ -72,7 +72,7 @@ def test_workbench_notebooks_from_the_installed_package(installed):
 
 
 def test_workbench_dashboard_from_the_installed_package(installed, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     bin_dir, cwd = installed
     home = tmp_path / "home"
@@ -93,19 +93,12 @@ def test_workbench_dashboard_from_the_installed_package(installed, tmp_path):
         page_url = url_in_log(proc, log_path, r"(http://127\.0\.0\.1:\d+/\?token=\S+)", seconds=90)
         wait_until_served(page_url, proc, log_path)
         expect.set_options(timeout=90_000)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                         args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_context().new_page()
-                page.route("**/cdn.jsdelivr.net/**", lambda r: r.abort())
-                page.goto(page_url, wait_until="domcontentloaded")
-                expect(page.locator(".wb-dashboard")).to_be_visible()
-                expect(page.locator(".wb-kpi-version .wb-kpi-value")).to_have_text("v2")
-                assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
-                assert "Traceback" not in page.content()
-            finally:
-                browser.close()
+        with chromium_page() as page:
+            page.goto(page_url, wait_until="domcontentloaded")
+            expect(page.locator(".wb-dashboard")).to_be_visible()
+            expect(page.locator(".wb-kpi-version .wb-kpi-value")).to_have_text("v2")
+            assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+            assert "Traceback" not in page.content()
         # the dashboard ran the notebook shipped in the package, not the checkout's
         assert str(ROOT / "notebooks") not in log_path.read_text(errors="replace")
     finally:

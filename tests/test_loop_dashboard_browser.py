@@ -6,7 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, voila  # noqa: F401 - the fixture
+from test_dashboard_browser import CHROMIUM, voila  # noqa: F401 - the fixture
+from voila_helpers import chromium_page
 
 from workbench.data import load_dataset
 from workbench.monitoring import Monitor
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser,
 
 
 def test_dashboard_shows_live_quality_and_the_rollout(digits_service, voila, tmp_path):  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     home, endpoint = digits_service
     digits = load_dataset("digits")
@@ -36,22 +37,15 @@ def test_dashboard_shows_live_quality_and_the_rollout(digits_service, voila, tmp
         assert mon.quality("digits").get(2).accuracy == hits / 40
         mon.close()
         expect.set_options(timeout=60_000)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                         args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1400})
-                page.route("**/cdn.jsdelivr.net/**", lambda route: route.abort())
-                page.goto(voila, wait_until="domcontentloaded")
-                row = page.locator(".wb-quality-row[data-version='2']")
-                expect(row.locator(".wb-quality-main")).to_contain_text(f"accuracy {expected}")
-                expect(row.locator(".wb-quality-labelled")).to_contain_text(re.compile(r"^40 / "))
-                expect(page.locator(".wb-rollout-state")).to_have_text("running")
-                expect(page.locator(".wb-rollout")).to_contain_text("v2 → v1")
-                expect(page.locator(".wb-rollout-weight")).to_have_text("5 %")
-                page.screenshot(path=str(tmp_path / "loop.png"), full_page=True)
-            finally:
-                browser.close()
+        with chromium_page(viewport={"width": 1400, "height": 1400}) as page:
+            page.goto(voila, wait_until="domcontentloaded")
+            row = page.locator(".wb-quality-row[data-version='2']")
+            expect(row.locator(".wb-quality-main")).to_contain_text(f"accuracy {expected}")
+            expect(row.locator(".wb-quality-labelled")).to_contain_text(re.compile(r"^40 / "))
+            expect(page.locator(".wb-rollout-state")).to_have_text("running")
+            expect(page.locator(".wb-rollout")).to_contain_text("v2 → v1")
+            expect(page.locator(".wb-rollout-weight")).to_have_text("5 %")
+            page.screenshot(path=str(tmp_path / "loop.png"), full_page=True)
     finally:
         if ctl.status("digits").running:
             ctl.stop("digits")

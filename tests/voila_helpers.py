@@ -96,3 +96,20 @@ def url_in_log(proc, log_path, pattern: str, seconds: float = 240) -> str:
         assert proc.poll() is None, text[-3000:]
         assert time.monotonic() < deadline, text[-3000:]
         time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def chromium_page(**page_options):
+    """A page in headless Debian Chromium with the template's CDN requests aborted (no internet
+    here); the browser is always closed."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(**page_options)
+            page.route("**/cdn.jsdelivr.net/**", lambda route: route.abort())
+            yield page
+        finally:
+            browser.close()
