@@ -49,7 +49,8 @@ class RollbackControl(widgets.VBox):
         self.button.on_click(lambda _: self._safely(f"roll back {alias}", self.ask))
         self.confirm.on_click(lambda _: self._safely(f"roll back {alias}", self.go))
         self.cancel.on_click(lambda _: self.close())
-        super().__init__([self.button, self.box, self.message])
+        super().__init__([self.button, self.box, self.message],
+                         layout=widgets.Layout(align_items="flex-start"))  # buttons keep their width
 
     def ask(self) -> str:
         """Show the question naming the versions; return its text."""

@@ -68,7 +68,7 @@ class TrainingPanel(widgets.VBox):
         self._random_state = _control(widgets.IntText, "random state", value=0)
         self._train_button = button("Train", button_style="primary", icon="play")
         self._stop_button = button("Stop", button_style="danger", icon="stop", disabled=True)
-        self._progress = widgets.IntProgress(value=0, min=0, max=1, description="epoch 0")
+        self._progress = _control(widgets.IntProgress, "epoch 0", value=0, min=0, max=1)
         self._status, self._score = widgets.HTML("<i>ready</i>"), widgets.HTML()
         self._curves, self._result = widgets.Output(), widgets.Output()
         self._controls = {"dataset": self._dataset, "model": self._model_choice,
