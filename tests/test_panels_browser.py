@@ -124,6 +124,8 @@ def test_panels_show_errors_in_their_status_line_and_labels_fit(voila_page_url):
         # labels fit: only the probe (a button at ipywidgets' default width) is cut short
         cut = page.evaluate(CUT_SHORT)
         assert len(cut) == 1 and cut[0].startswith("promote to production (default width)"), cut
+        bar = page.locator(".workbench-training-progress .progress").bounding_box()
+        assert bar is not None and bar["width"] >= 200            # the epoch bar kept its room
 
         # the registry panel, after the clean-up cell closed the registry
         registry = page.locator(".workbench-registry-panel")

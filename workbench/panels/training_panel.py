@@ -68,7 +68,9 @@ class TrainingPanel(widgets.VBox):
         self._random_state = _control(widgets.IntText, "random state", value=0)
         self._train_button = button("Train", button_style="primary", icon="play")
         self._stop_button = button("Stop", button_style="danger", icon="stop", disabled=True)
-        self._progress = _control(widgets.IntProgress, "epoch 0", value=0, min=0, max=1)
+        self._progress = widgets.IntProgress(value=0, min=0, max=1, description="epoch 0",
+                                             style={"description_width": "initial"},
+                                             layout={"width": "360px"})   # the bar needs a width
         self._status, self._score = widgets.HTML("<i>ready</i>"), widgets.HTML()
         self._curves, self._result = widgets.Output(), widgets.Output()
         self._controls = {"dataset": self._dataset, "model": self._model_choice,
@@ -90,7 +92,7 @@ class TrainingPanel(widgets.VBox):
             row(self._train_button, self._stop_button, self._progress),
             self._status, self._curves, self._score, self._result])
         self.add_class("workbench-training-panel")
-        for name in ("train_button", "stop_button", "status", "score", "curves", "result"):
+        for name in ("train_button", "stop_button", "progress", "status", "score", "curves", "result"):
             getattr(self, "_" + name).add_class("workbench-training-" + name.replace("_", "-"))
         self._thread, self._stop_event, self._last_draw = None, threading.Event(), 0.0
         self._model = self._history = self._error = self._score_value = None
