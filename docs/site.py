@@ -47,7 +47,7 @@ API_PAGES = {
     "onnx": ["workbench.onnx"],
     "panels": ["workbench.panels.training_panel", "workbench.panels.registry_panel",
                "workbench.panels.deployment_panel", "workbench.panels.monitoring_panel",
-               "workbench.panels.plots", "workbench.panels.diagrams"],
+               "workbench.panels.plots", "workbench.panels.diagrams", "workbench.panels.actions"],
 }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..registry import Registry
 from ..serving import deploy
+from .actions import button, labelled, row, run_action
 from .keys_panel import KeysPanel
 
 DEFAULT = "(production, else latest)"
@@ -43,35 +44,36 @@ class DeploymentPanel(widgets.VBox):
         self.home = self.registry.home
         self.deploy_kwargs = dict(deploy_kwargs or {})
         self.endpoint = None
-        self._model = widgets.Dropdown(description="model", options=[])
-        self._alias = widgets.Dropdown(description="serve", options=[DEFAULT])
-        self._start = widgets.Button(description="start", button_style="success", icon="play")
-        self._stop = widgets.Button(description="stop", button_style="danger", icon="stop")
+        self._model = labelled(widgets.Dropdown, "model", options=[])
+        self._alias = labelled(widgets.Dropdown, "serve", options=[DEFAULT])
+        self._start = button("start", button_style="success", icon="play")
+        self._stop = button("stop", button_style="danger", icon="stop")
         self._status = widgets.HTML()
-        self._sample = widgets.Button(description="send sample request", icon="paper-plane")
+        self._sample = button("send sample request", icon="paper-plane")
         self._answer = widgets.HTML()
-        self._version = widgets.Dropdown(description="version", options=[])
-        self._promote = widgets.Button(description="promote to production", button_style="info")
-        self._rollback = widgets.Button(description="roll back production",
-                                        button_style="warning")
-        self._refresh = widgets.Button(description="refresh", icon="refresh")
+        self._version = labelled(widgets.Dropdown, "version", options=[])
+        self._promote = button("promote to production", button_style="info")
+        self._rollback = button("roll back production", button_style="warning", icon="undo")
+        self._refresh = button("refresh", icon="refresh")
         self._message = widgets.HTML()
-        self._start.on_click(lambda _b: self._safely(self.start))
-        self._stop.on_click(lambda _b: self._safely(self.stop))
-        self._sample.on_click(lambda _b: self._safely(self.send_sample))
-        self._promote.on_click(lambda _b: self._safely(self.promote, self._version.value))
-        self._rollback.on_click(lambda _b: self._safely(self.rollback))
-        self._refresh.on_click(lambda _b: self._safely(self.refresh))
-        self._model.observe(lambda _c: self._safely(self._fill_model), names="value")
+        self._message.add_class("workbench-deployment-message")
+        self._start.on_click(lambda _b: self._safely("start", self.start))
+        self._stop.on_click(lambda _b: self._safely("stop", self.stop))
+        self._sample.on_click(lambda _b: self._safely("send sample request", self.send_sample))
+        self._promote.on_click(lambda _b: self._safely("promote to production", self.promote,
+                                                       self._version.value))
+        self._rollback.on_click(lambda _b: self._safely("roll back production", self.rollback))
+        self._refresh.on_click(lambda _b: self._safely("refresh", self.refresh))
+        self._model.observe(lambda _c: self._safely("show model", self._fill_model), names="value")
         #: API keys: scopes, expiry, rotation, quotas (see :class:`~.keys_panel.KeysPanel`)
         self.keys_panel = KeysPanel(home=self.home)
         keys_section = widgets.Accordion(children=[self.keys_panel], titles=("API keys",))
         super().__init__(children=[
             widgets.HTML("<b>Deployment</b>"),
-            widgets.HBox([self._model, self._alias, self._start, self._stop, self._refresh]),
+            row(self._model, self._alias, self._start, self._stop, self._refresh),
             self._status,
-            widgets.HBox([self._sample]), self._answer,
-            widgets.HBox([self._version, self._promote, self._rollback]),
+            row(self._sample), self._answer,
+            row(self._version, self._promote, self._rollback),
             self._message, keys_section], **kwargs)
         self.add_class("workbench-deployment-panel")
         self.refresh()
@@ -204,9 +206,9 @@ class DeploymentPanel(widgets.VBox):
         self._status.value = (f"<div class='workbench-deployment-status'>{text}; aliases: "
                               f"{escape(alias_text)}</div>")
 
-    def _safely(self, action, *args):
-        try:
-            return action(*args)
-        except Exception as exc:  # noqa: BLE001 - shown in the panel, not raised into the UI
-            self._message.value = f"<span style='color:#b42318'>{escape(str(exc))}</span>"
-            return None
+    def _safely(self, action: str, func, *args):
+        """Run a button's action; show any error under it (what failed, what to do)."""
+        return run_action(action, func, *args, show=self._show_error)
+
+    def _show_error(self, html: str) -> None:
+        self._message.value = html

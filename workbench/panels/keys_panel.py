@@ -14,6 +14,7 @@ import ipywidgets as widgets
 
 from ..serving.key_options import parse_duration, parse_expiry
 from ..serving.keys import ROLES, KeyStore
+from .actions import button, labelled, row, run_action
 
 
 def _when(at) -> str:
@@ -43,31 +44,32 @@ class KeysPanel(widgets.VBox):
 
     def __init__(self, *, home, **kwargs):
         self.home = home
-        self._name = widgets.Text(description="name", placeholder="holder of the key")
-        self._role = widgets.Dropdown(description="role", options=list(ROLES), value="predictor")
-        self._models = widgets.Text(description="models", placeholder="all, or digits,iris-*")
-        self._expires = widgets.Text(description="expires in", placeholder="never, or 30d")
-        self._rate = widgets.Text(description="rate", placeholder="none, or 50/s")
-        self._burst = widgets.Text(description="burst", placeholder="default: 1 s of rate")
-        self._rows = widgets.Text(description="rows/day", placeholder="no quota")
-        self._grace = widgets.Text(description="grace", value="1h")
-        self._create = widgets.Button(description="create key", button_style="success")
-        self._rotate = widgets.Button(description="rotate", button_style="info")
-        self._limit = widgets.Button(description="set limits")
-        self._revoke = widgets.Button(description="revoke", button_style="danger")
+        self._name = labelled(widgets.Text, "name", placeholder="holder of the key")
+        self._role = labelled(widgets.Dropdown, "role", options=list(ROLES), value="predictor")
+        self._models = labelled(widgets.Text, "models", placeholder="all, or digits,iris-*")
+        self._expires = labelled(widgets.Text, "expires in", placeholder="never, or 30d")
+        self._rate = labelled(widgets.Text, "rate", placeholder="none, or 50/s")
+        self._burst = labelled(widgets.Text, "burst", placeholder="default: 1 s of rate")
+        self._rows = labelled(widgets.Text, "rows/day", placeholder="no quota")
+        self._grace = labelled(widgets.Text, "grace", value="1h")
+        self._create = button("create key", button_style="success", icon="key")
+        self._rotate = button("rotate", button_style="info")
+        self._limit = button("set limits")
+        self._revoke = button("revoke", button_style="danger")
         self._table = widgets.HTML()
         self._secret = widgets.HTML()
         self._message = widgets.HTML()
-        self._create.on_click(lambda _b: self._safely(self._create_from_form))
+        self._message.add_class("workbench-keys-message")
+        self._create.on_click(lambda _b: self._safely("create key", self._create_from_form))
         self._rotate.on_click(lambda _b: self._safely(
-            lambda: self.rotate(self._name.value, grace=self._grace.value or "0s")))
-        self._limit.on_click(lambda _b: self._safely(self._limit_from_form))
-        self._revoke.on_click(lambda _b: self._safely(lambda: self.revoke(self._name.value)))
+            "rotate key", lambda: self.rotate(self._name.value, grace=self._grace.value or "0s")))
+        self._limit.on_click(lambda _b: self._safely("set limits", self._limit_from_form))
+        self._revoke.on_click(lambda _b: self._safely("revoke key", lambda: self.revoke(self._name.value)))
         super().__init__(children=[
             widgets.HTML("<b>API keys</b>"),
-            widgets.HBox([self._name, self._role, self._models]),
-            widgets.HBox([self._expires, self._rate, self._burst, self._rows]),
-            widgets.HBox([self._create, self._grace, self._rotate, self._limit, self._revoke]),
+            row(self._name, self._role, self._models),
+            row(self._expires, self._rate, self._burst, self._rows),
+            row(self._create, self._grace, self._rotate, self._limit, self._revoke),
             self._secret, self._message, self._table], **kwargs)
         self.add_class("workbench-keys-panel")
         self.refresh()
@@ -167,9 +169,9 @@ class KeysPanel(widgets.VBox):
                               f"Copy it now, it is not shown again:<br><code>{escape(key)}</code>"
                               f"</div>")
 
-    def _safely(self, action):
-        try:
-            return action()
-        except Exception as exc:  # noqa: BLE001 - shown in the panel, not raised into the UI
-            self._message.value = f"<span style='color:#b42318'>{escape(str(exc))}</span>"
-            return None
+    def _safely(self, action: str, func):
+        """Run a button's action; show any error in the panel (what failed, what to do)."""
+        return run_action(action, func, show=self._show_error, store="the key store")
+
+    def _show_error(self, html: str) -> None:
+        self._message.value = html

@@ -11,8 +11,9 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..registry import Registry, RegistryError
+from ..registry import Registry
 from ..registry.records import format_time
+from .actions import button, labelled, row, run_action
 
 PROMOTE_ALIASES = ("staging", "production")
 _CELL = "padding: 2px 8px; text-align: right; border-bottom: 1px solid #eee"
@@ -70,52 +71,56 @@ class RegistryPanel(widgets.VBox):
 
     def __init__(self, registry: Registry | None = None, *, home=None, **kwargs):
         self.registry = registry if registry is not None else Registry(home)
-        self._model = widgets.Dropdown(description="model", options=[])
+        self._model = labelled(widgets.Dropdown, "model", options=[])
         self._table = widgets.HTML()
-        self._version = widgets.Dropdown(description="version", options=[])
+        self._version = labelled(widgets.Dropdown, "version", options=[])
         self._card = widgets.HTML()
-        self._promote_buttons = {a: widgets.Button(description=f"promote to {a}",
-                                                   button_style="success" if a == "production"
-                                                   else "info") for a in PROMOTE_ALIASES}
-        self._rollback_alias = widgets.Dropdown(description="alias", options=list(PROMOTE_ALIASES),
-                                                value="production")
-        self._rollback_button = widgets.Button(description="roll back", button_style="warning")
-        self._v1 = widgets.Dropdown(description="compare", options=[])
-        self._v2 = widgets.Dropdown(description="with", options=[])
-        self._canary_percent = widgets.IntSlider(description="canary %", value=10, min=1, max=50)
-        self._canary_button = widgets.Button(description="canary selected", button_style="info")
-        self._canary_promote = widgets.Button(description="promote canary", button_style="success")
-        self._canary_abort = widgets.Button(description="abort canary", button_style="danger")
-        self._shadow_button = widgets.Button(description="shadow selected")
-        self._unshadow_button = widgets.Button(description="stop shadow")
+        self._promote_buttons = {a: button(f"promote to {a}",
+                                           button_style="success" if a == "production" else "info")
+                                 for a in PROMOTE_ALIASES}
+        self._rollback_alias = labelled(widgets.Dropdown, "alias", options=list(PROMOTE_ALIASES),
+                                        value="production")
+        self._rollback_button = button("roll back", button_style="warning", icon="undo")
+        self._v1 = labelled(widgets.Dropdown, "compare", options=[])
+        self._v2 = labelled(widgets.Dropdown, "with", options=[])
+        self._canary_percent = labelled(widgets.IntSlider, "canary %", value=10, min=1, max=50)
+        self._canary_button = button("canary selected", button_style="info")
+        self._canary_promote = button("promote canary", button_style="success")
+        self._canary_abort = button("abort canary", button_style="danger")
+        self._shadow_button = button("shadow selected")
+        self._unshadow_button = button("stop shadow")
         self._traffic = widgets.HTML()
         self._rollout = widgets.HTML()      # the automatic rollout of the model, if any
-        self._compare_button = widgets.Button(description="compare")
+        self._compare_button = button("compare", icon="columns")
         self._comparison = widgets.HTML()
         self._plot = widgets.Output()
         self._status = widgets.HTML()
-        for alias, button in self._promote_buttons.items():
-            button.on_click(lambda _b, a=alias: self._safely(self.promote, a))
-        self._rollback_button.on_click(
-            lambda _b: self._safely(self.rollback, self._rollback_alias.value))
-        self._compare_button.on_click(lambda _b: self._safely(self.compare))
+        self._status.add_class("workbench-registry-status")
+        for alias, b in self._promote_buttons.items():
+            b.on_click(lambda _b, a=alias: self._safely(f"promote to {a}", self.promote, a))
+        self._rollback_button.on_click(lambda _b: self._safely(
+            f"roll back {self._rollback_alias.value}", self.rollback, self._rollback_alias.value))
+        self._compare_button.on_click(lambda _b: self._safely("compare", self.compare))
         alias = lambda: self._rollback_alias.value  # noqa: E731 - the alias the row acts on
         self._canary_button.on_click(lambda _b: self._safely(
-            self.canary, self._canary_percent.value, alias()))
-        self._canary_promote.on_click(lambda _b: self._safely(self.promote_canary, alias()))
-        self._canary_abort.on_click(lambda _b: self._safely(self.abort_canary, alias()))
-        self._shadow_button.on_click(lambda _b: self._safely(self.shadow, alias()))
-        self._unshadow_button.on_click(lambda _b: self._safely(self.shadow, alias(), None))
-        self._model.observe(lambda ch: self._safely(self.select_model, ch["new"]), names="value")
-        self._version.observe(lambda ch: self._safely(self.select_version, ch["new"]), names="value")
+            "canary", self.canary, self._canary_percent.value, alias()))
+        self._canary_promote.on_click(lambda _b: self._safely(
+            "promote canary", self.promote_canary, alias()))
+        self._canary_abort.on_click(lambda _b: self._safely("abort canary", self.abort_canary, alias()))
+        self._shadow_button.on_click(lambda _b: self._safely("shadow", self.shadow, alias()))
+        self._unshadow_button.on_click(lambda _b: self._safely("stop shadow", self.shadow, alias(), None))
+        self._model.observe(lambda ch: self._safely("show model", self.select_model, ch["new"]),
+                            names="value")
+        self._version.observe(lambda ch: self._safely("show version", self.select_version, ch["new"]),
+                              names="value")
         super().__init__(children=[
             widgets.HTML("<b>Model registry</b>"), self._model, self._table,
-            widgets.HBox([self._version, *self._promote_buttons.values()]),
-            widgets.HBox([self._rollback_alias, self._rollback_button]),
-            widgets.HBox([self._canary_percent, self._canary_button, self._canary_promote,
-                          self._canary_abort, self._shadow_button, self._unshadow_button]),
+            row(self._version, *self._promote_buttons.values()),
+            row(self._rollback_alias, self._rollback_button),
+            row(self._canary_percent, self._canary_button, self._canary_promote,
+                self._canary_abort, self._shadow_button, self._unshadow_button),
             self._traffic, self._rollout, self._status, self._card,
-            widgets.HBox([self._v1, self._v2, self._compare_button]), self._comparison, self._plot,
+            row(self._v1, self._v2, self._compare_button), self._comparison, self._plot,
         ], **kwargs)
         self.add_class("workbench-registry-panel")
         self.refresh()
@@ -281,13 +286,12 @@ class RegistryPanel(widgets.VBox):
         color = "#b00020" if error else "#2b7a2b"
         self._status.value = f"<span style='color:{color}'>{escape(message)}</span>"
 
-    def _safely(self, action, *args):
-        """Run a button's action; show a registry error in the status line instead of raising."""
-        try:
-            return action(*args)
-        except (RegistryError, ValueError) as exc:
-            self._say(str(exc), error=True)
-            return None
+    def _safely(self, action: str, func, *args):
+        """Run a button's action; show any error in the status line (what failed, what to do)."""
+        return run_action(action, func, *args, show=self._show_error)
+
+    def _show_error(self, html: str) -> None:
+        self._status.value = html
 
 
 def rollout_panel_html(registry, name: str) -> str:

@@ -19,6 +19,7 @@ from ..data import DATASETS, load_dataset
 from ..models.activations import ACTIVATIONS
 from ..models.optimizers import OPTIMIZERS
 from ..training import History
+from .actions import button, error_html, log, row, run_action
 from .experiment import MODELS, NETWORKS, build_model, prepare_data
 from .plots import figure_to_output, plot_confusion_matrix, plot_history, plot_predicted_vs_true
 
@@ -65,10 +66,11 @@ class TrainingPanel(widgets.VBox):
         self._epochs = _control(widgets.IntText, "epochs", value=30)
         self._alpha = _control(widgets.FloatText, "alpha (L2)", value=1e-4, step=1e-4)
         self._random_state = _control(widgets.IntText, "random state", value=0)
-        self._train_button = widgets.Button(description="Train", button_style="primary", icon="play")
-        self._stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
-                                           disabled=True)
-        self._progress = widgets.IntProgress(value=0, min=0, max=1, description="epoch 0")
+        self._train_button = button("Train", button_style="primary", icon="play")
+        self._stop_button = button("Stop", button_style="danger", icon="stop", disabled=True)
+        self._progress = widgets.IntProgress(value=0, min=0, max=1, description="epoch 0",
+                                             style={"description_width": "initial"},
+                                             layout={"width": "360px"})   # the bar needs a width
         self._status, self._score = widgets.HTML("<i>ready</i>"), widgets.HTML()
         self._curves, self._result = widgets.Output(), widgets.Output()
         self._controls = {"dataset": self._dataset, "model": self._model_choice,
@@ -76,19 +78,21 @@ class TrainingPanel(widgets.VBox):
                           "optimizer": self._optimizer,
                           "learning_rate": self._learning_rate, "batch_size": self._batch_size,
                           "epochs": self._epochs, "alpha": self._alpha, "random_state": self._random_state}
-        self._train_button.on_click(lambda _b: self.train())
-        self._stop_button.on_click(lambda _b: self.stop())
-        self._dataset.observe(lambda _ch: self._dataset_changed(), names="value")
-        self._model_choice.observe(lambda _ch: self._model_changed(), names="value")
+        self._train_button.on_click(lambda _b: self._safely("train", self.train))
+        self._stop_button.on_click(lambda _b: self._safely("stop", self.stop))
+        self._dataset.observe(lambda _ch: self._safely("choose data set", self._dataset_changed),
+                              names="value")
+        self._model_choice.observe(lambda _ch: self._safely("choose model", self._model_changed),
+                                   names="value")
         super().__init__(children=[
             widgets.HTML("<b>Train a model</b>"),
-            widgets.HBox([self._dataset, self._model_choice, self._hidden, self._activation]),
-            widgets.HBox([self._optimizer, self._learning_rate, self._batch_size]),
-            widgets.HBox([self._epochs, self._alpha, self._random_state]),
-            widgets.HBox([self._train_button, self._stop_button, self._progress]),
+            row(self._dataset, self._model_choice, self._hidden, self._activation),
+            row(self._optimizer, self._learning_rate, self._batch_size),
+            row(self._epochs, self._alpha, self._random_state),
+            row(self._train_button, self._stop_button, self._progress),
             self._status, self._curves, self._score, self._result])
         self.add_class("workbench-training-panel")
-        for name in ("train_button", "stop_button", "status", "score", "curves", "result"):
+        for name in ("train_button", "stop_button", "progress", "status", "score", "curves", "result"):
             getattr(self, "_" + name).add_class("workbench-training-" + name.replace("_", "-"))
         self._thread, self._stop_event, self._last_draw = None, threading.Event(), 0.0
         self._model = self._history = self._error = self._score_value = None
@@ -161,8 +165,8 @@ class TrainingPanel(widgets.VBox):
     def train(self, wait: bool = False) -> None:
         """Start training with the current settings in a background thread.
 
-        A bad setting does not raise: the message is shown in the status line and :attr:`state`
-        becomes ``"error"``. With ``wait=True`` return only when training has ended.
+        A bad setting (or data that cannot be loaded) does not raise: the message is shown in the
+        status line and :attr:`state` becomes ``"error"``. With ``wait=True`` return only when training has ended.
         """
         if self.running:
             raise RuntimeError("training is already running; call stop() or wait() first")
@@ -172,7 +176,7 @@ class TrainingPanel(widgets.VBox):
         try:
             data = prepare_data(self._dataset.value, self._random_state.value)
             model = build_model(data.task, self.settings)
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - shown in the status line, see _fail
             return self._fail(exc)
         self._model, self._history, self._data, self._last_draw = model, History(), data, 0.0
         with self._progress.hold_sync():
@@ -269,7 +273,8 @@ class TrainingPanel(widgets.VBox):
     # ------------------------------------------------------------------ helpers
     def _fail(self, exc: Exception) -> None:
         self._error = exc
-        self._say(f"{type(exc).__name__}: {exc}", error=True)
+        log.debug("train failed", exc_info=exc)
+        self._status.value = error_html("train", exc)
         self._progress.bar_style = "danger"
         self._set_buttons(running=False)
         self._state = "error"
@@ -277,6 +282,13 @@ class TrainingPanel(widgets.VBox):
     def _set_buttons(self, running: bool) -> None:
         with self._train_button.hold_sync(), self._stop_button.hold_sync():
             self._train_button.disabled, self._stop_button.disabled = running, not running
+
+    def _safely(self, action: str, func):
+        """Run a button's or dropdown's action; show any error in the status line."""
+        return run_action(action, func, show=self._show_error)
+
+    def _show_error(self, html: str) -> None:
+        self._status.value = html
 
     def _say(self, message: str, error: bool = False) -> None:
         color = "#b00020" if error else "#2b7a2b"
