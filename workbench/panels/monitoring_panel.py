@@ -34,13 +34,11 @@ TILE_KEYS = ("version", "rps", "requests", "p50", "p99", "errors", "drift", "qua
 PAGE_NOTE = (
     "<div class='wb-page-note' style='font-family:sans-serif;font-size:13px;max-width:900px;"
     "background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:6px 10px'>"
-    "<b>What is this page?</b> A live view of one model served by this workbench, refreshed every "
-    "few seconds: is the service answering, fast and without errors; which version answers; do "
-    "today's inputs still look like the training data; are the answers right (when labels come "
-    "back). Each tile gives one figure, what it means and its target: "
-    "<b style='color:#1a7f37'>green</b> on target, <b style='color:#b08800'>amber</b> watch, "
-    "<b style='color:#cf222e'>red</b> act now (the red levels are the alert rules'). Alerts and "
-    "drift say what to do; the figures behind the drift tile are under <i>Details</i>.</div>")
+    "<b>How to read it.</b> One model, refreshed every few seconds. Each tile gives one figure, "
+    "what it means and its target: <b style='color:#1a7f37'>green</b> on target, "
+    "<b style='color:#b08800'>amber</b> watch, <b style='color:#cf222e'>red</b> act now (the red "
+    "levels are the alert rules'). Alerts and drift say what to do; the figures behind the "
+    "drift tile are under <i>Details</i>.</div>")
 
 
 class MonitoringDashboard(widgets.VBox):
