@@ -89,7 +89,7 @@ class MonitoringDashboard(widgets.VBox):
         self._window = widgets.Dropdown(description="window", options=list(WINDOWS.items()), value=window
                                         if window in WINDOWS.values() else 300)
         self._updated = widgets.HTML()
-        self._tiles = {key: widgets.HTML(layout=widgets.Layout(min_width="170px", flex="1 1 0"))
+        self._tiles = {key: widgets.HTML(layout=widgets.Layout(flex="1 1 150px", max_width="300px"))
                        for key in TILE_KEYS}
         for key, tile in self._tiles.items():
             tile.add_class("wb-kpi")

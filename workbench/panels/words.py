@@ -1,8 +1,9 @@
 """The dashboard's sentences: alerts in plain words with what to do, drift advice, who acted.
 
->>> from workbench.monitoring.alerts import drift_share_above
 >>> alert_sentence("drift_share", 0.312, 0.25)
 '31 % of input features drifted — the rule fires above 25 %'
+>>> alert_sentence("error_rate", 0.052, 0.05)
+'5.2 % of requests were refused or failed — the rule fires above 5 %'
 >>> actor_label("rollout-controller")
 'rollout controller (automatic)'
 """
@@ -50,9 +51,9 @@ DRIFT_ADVICE = {
 }
 
 
-def _amount(metric: str, value: float) -> str:
+def _amount(metric: str, value: float, digits: int = 0) -> str:
     if metric in ("error_rate", "drift_share", "accuracy", "label_coverage"):
-        return f"{100 * value:.0f} %"
+        return f"{100 * value:.{digits}f} %"
     if metric == "p99_latency_ms":
         return f"{value:.0f} ms"
     if metric == "seconds_since_request":
@@ -62,9 +63,15 @@ def _amount(metric: str, value: float) -> str:
 
 def alert_sentence(metric: str, value, limit: float) -> str:
     """A firing alert as a sentence: what the figure is and where the rule fires."""
-    shown = "–" if value is None or (isinstance(value, float) and math.isnan(value)) else _amount(metric, value)
+    limit_text = _amount(metric, limit)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        shown = "–"
+    else:  # never "5 % … fires above 5 %": one more digit when rounding hides the difference
+        shown = _amount(metric, value)
+        if shown == limit_text and value != limit:
+            shown = _amount(metric, value, 1)
     template = _SENTENCES.get(metric, metric + " is {value} — the rule's limit is {limit}")
-    return template.format(value=shown, limit=_amount(metric, limit))
+    return template.format(value=shown, limit=limit_text)
 
 
 def actor_label(author: str) -> str:
