@@ -207,3 +207,17 @@ def test_drift_rows_are_named_from_the_model_signature(tmp_path):
     assert "wb-tone-good" in dash._tiles["p99"].value      # 2 ms against a 10 ms target
     with pytest.raises(TypeError, match="Targets"):
         MonitoringDashboard(tmp_path, targets={"p99_ms": 10})
+
+
+@pytest.mark.parametrize("correct, tone", [(93, "good"), (85, "warn"), (70, "bad")])
+def test_the_accuracy_tile_reads_the_live_quality_table(correct, tone):
+    from workbench.monitoring.quality import QualityReport, VersionQuality
+    from workbench.panels.loop_html import quality_html
+
+    q = VersionQuality(2, "classification", 100, 120, accuracy=correct / 100)
+    tile = build_tiles(health(), Targets(), q)["quality"]
+    assert (tile.value, tile.tone) == (f"{correct}.0 %", tone)
+    assert f"accuracy {correct}.0 %" in quality_html(QualityReport("digits", 300.0, (q,)))
+    assert tile.target == "target ≥ 90 % · alert below 80 %"
+    unlabelled = build_tiles(health(), Targets(), VersionQuality(2, "classification", 0, 120))["quality"]
+    assert (unlabelled.value, unlabelled.tone) == ("–", "neutral")

@@ -12,6 +12,7 @@ from .targets import TONE_WORDS
 from .words import ADVICE, actor_label, alert_sentence
 
 TONES = {"good": "#1a7f37", "warn": "#b08800", "bad": "#cf222e", "neutral": "#24292f"}
+_NOTE = "font-size:11px;color:#57606a;max-width:620px"
 _TILE = ("border:1px solid #d0d7de;border-radius:8px;padding:8px 12px;margin:4px;"
          "background:#f6f8fa;font-family:sans-serif")
 
@@ -78,7 +79,11 @@ def versions_html(health) -> str:
     return (f"<div style='font-family:sans-serif;margin-right:24px'><h4>{title}</h4>"
             "<table class='wb-versions-table'><tr><th>version</th><th>role</th><th>weight</th>"
             "<th>share</th><th>requests</th><th>p50 ms</th><th>p99 ms</th><th>errors</th>"
-            "<th>agreement</th><th>predictions</th></tr>" + "".join(rows) + "</table></div>")
+            "<th>agreement</th><th>predictions</th></tr>" + "".join(rows) + "</table>"
+            f"<div class='wb-versions-note' style='{_NOTE}'>role: <i>primary</i> answers, a "
+            "<i>canary</i> answers a share of requests on trial, a <i>shadow</i> gets a copy and its "
+            "answers are only compared; weight: the share configured, share: the share measured; "
+            "agreement: how often the version gave the same answer as the primary.</div></div>")
 
 
 def _ms(value: float) -> str:
