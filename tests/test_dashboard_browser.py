@@ -147,6 +147,9 @@ def test_tiles_say_what_they_mean_and_agree_with_the_tables(digits_service, voil
         page.locator(".wb-details").get_by_text("Details: drift per feature").click()
         expect(table).to_be_visible()
         expect(table).to_contain_text("Bonferroni")
+        updated = page.locator(".wb-updated").inner_text()
+        expect(page.locator(".wb-updated")).not_to_have_text(updated)   # a refresh later ...
+        expect(table).to_be_visible()                                   # ... still open
         expect(page.locator(".wb-drift-summary .wb-drift-todo")).to_contain_text("What to do")
 
         for _attempt in range(20):   # a refresh may land between two widgets' updates: read again
