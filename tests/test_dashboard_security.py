@@ -103,6 +103,9 @@ def test_with_the_token_tiles_show_without_walkthrough_and_rollback_asks(voila, 
 
         # the control asks first, naming the versions; Cancel changes nothing
         question = page.locator(".wb-rollback-question")
+        button = page.locator("button.wb-rollback")
+        expect(button).to_have_text("Roll back production…")
+        assert button.evaluate("b => b.scrollWidth <= b.clientWidth"), "the label is cut off"
         page.locator("button.wb-rollback").click()
         expect(question).to_contain_text("from v2 → v1")
         page.locator("button.wb-rollback-cancel").click()

@@ -38,6 +38,8 @@ def test_the_demo_page_shows_the_rollout_abort_and_the_rollback(tmp_path):
             expect(page.locator(".wb-rollout-state")).to_have_text("aborted", timeout=400_000)
             expect(page.locator(".wb-rollout-reason")).to_contain_text("worse")
             expect(page.locator(".wb-kpi-version .wb-kpi-value")).to_have_text("v2")
+            # the history says who acted: the controller, not a bare login name
+            expect(page.locator(".wb-history")).to_contain_text("rollout controller (automatic)")
             assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
         with Registry(home) as registry:
             assert registry.aliases("digits")["production"] == 2

@@ -44,10 +44,11 @@ def test_refresh_fills_every_tile_from_the_log(home):
     # the current rate: the last 60 complete seconds hold all 120 requests
     assert tile_value(dash, "rps") == f"{dash.snapshot.models['iris'].recent_requests_per_s:.2f}" == "2.00"
     assert tile_value(dash, "errors") == "10.0 %"
-    assert tile_value(dash, "drift") == "major"
+    # every input moved by +5: all four features drifted (major PSI and a significant KS test)
+    assert tile_value(dash, "drift") == "4 of 4" and "wb-tone-bad" in dash._tiles["drift"].value
     assert dash.kpis["requests"] == 120 and dash.kpis["drift_status"] == "major"
     assert "wb-alert" in dash._alerts.value and "error rate above 5%" in dash._alerts.value
-    assert "wb-drift-row" in dash._drift.value
+    assert dash._drift_table.value.count("wb-verdict-drifted") == 4
     assert "production → v2" in dash._history.value
     assert dash._charts.outputs and "image/png" in dash._charts.outputs[0]["data"]
 
@@ -135,6 +136,7 @@ def test_a_quick_first_paint_shows_the_same_tiles_without_drift_or_alerts(home):
     quick = MonitoringDashboard(home, window=300)
     assert quick.refresh(now=NOW, quick=True) is None
     assert quick.snapshot is None and quick._alerts.value == "" and quick._drift.value == ""
+    assert quick._drift_table.value == "" and tile_value(quick, "quality") == "…"
     assert tile_value(quick, "drift") == "…"
     full = MonitoringDashboard(home, window=300)
     full.refresh(now=NOW)
@@ -144,7 +146,7 @@ def test_a_quick_first_paint_shows_the_same_tiles_without_drift_or_alerts(home):
     assert {k: v for k, v in quick.kpis.items() if not k.startswith("drift")} == \
         {k: v for k, v in full.kpis.items() if not k.startswith("drift")}
     quick.refresh(now=NOW)           # the next full refresh draws the rest
-    assert tile_value(quick, "drift") == "major" and "wb-drift-row" in quick._drift.value
+    assert tile_value(quick, "drift") == "4 of 4" and "wb-drift-row" in quick._drift_table.value
 
 
 def test_a_quick_first_paint_imports_neither_scipy_nor_matplotlib(home):

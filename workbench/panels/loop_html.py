@@ -8,6 +8,7 @@ from html import escape
 
 _CELL = "padding:2px 8px;text-align:right"
 _BOX = "font-family:sans-serif;font-size:13px;margin:6px 0"
+_NOTE = "font-size:11px;color:#57606a;max-width:620px"
 
 
 def _num(value, digits=3, pct=False) -> str:
@@ -49,7 +50,11 @@ def quality_html(report) -> str:
             f"{escape(drift_text)}</td></tr>")
     return (f"<div class='wb-quality' style='{_BOX}'><h4>Live quality (from posted labels)</h4>"
             "<table><tr><th>version</th><th>quality, 95 % interval</th><th>labelled rows</th>"
-            "<th>prediction drift</th></tr>" + "".join(rows) + "</table></div>")
+            "<th>prediction drift</th></tr>" + "".join(rows) + "</table>"
+            f"<div class='wb-quality-note' style='{_NOTE}'>From the true answers clients send back "
+            "later: accuracy is the share of answers that were right; the bracket is where the true "
+            "figure lies with 95 % confidence (narrow with many labels); prediction drift says "
+            "whether the mix of answers moved away from the one at training time.</div></div>")
 
 
 def rollout_html(state) -> str:
@@ -79,4 +84,8 @@ def rollout_html(state) -> str:
             f"{state.weight:g} %</span> (steps {steps}; α = {state.policy.alpha:g})</div>"
             f"<div class='wb-rollout-reason'>{escape(decision.get('reason', ''))} "
             f"<span style='color:#57606a'>({when})</span></div>"
-            + (f"<ul>{''.join(tests)}</ul>" if tests else "") + "</div>")
+            + (f"<ul>{''.join(tests)}</ul>" if tests else "")
+            + f"<div class='wb-rollout-note' style='{_NOTE}'>An automatic rollout sends a growing "
+            "share of requests to the candidate, compares it with the current version at each step "
+            "(errors, latency, accuracy; α is the chance of a false alarm it accepts) and promotes "
+            "it, or aborts and returns all traffic when the candidate is worse.</div></div>")

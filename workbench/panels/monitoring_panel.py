@@ -14,20 +14,31 @@ import time
 from html import escape
 
 import ipywidgets as widgets
-import numpy as np
 
 from ..monitoring import Monitor
 from ..monitoring.usage import usage_report
-from .plots import figure_to_output
-from .dashboard_html import (alerts_html, drift_table_html, history_html, kpi_tile, versions_html)
-from .rollback_control import RollbackControl
-from .usage_view import usage_html
 from ..rollout.state import load_state
+from .dashboard_html import alerts_html, history_html, kpi_tile, versions_html
+from .drift_html import drift_summary_html, drift_table_html
 from .loop_html import quality_html, rollout_html
+from .plots import figure_to_output, traffic_figure
+from .rollback_control import RollbackControl
+from .targets import Targets
+from .tiles import build_tiles
+from .usage_view import usage_html
 
 #: header naming the client that acts with a key (the audit log shows ``dashboard (key NAME)``)
 ACTOR_HEADER = "X-Workbench-Actor"
 WINDOWS = {"last minute": 60, "last 5 minutes": 300, "last 15 minutes": 900, "last hour": 3600}
+TILE_KEYS = ("version", "rps", "requests", "p50", "p99", "errors", "drift", "quality")
+PAGE_NOTE = (
+    "<div class='wb-page-note' style='font-family:sans-serif;font-size:13px;max-width:900px;"
+    "background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:6px 10px'>"
+    "<b>How to read it.</b> One model, refreshed every few seconds. Each tile gives one figure, "
+    "what it means and its target: <b style='color:#1a7f37'>green</b> on target, "
+    "<b style='color:#b08800'>amber</b> watch, <b style='color:#cf222e'>red</b> act now (the red "
+    "levels are the alert rules'). Alerts and drift say what to do; the figures behind the "
+    "drift tile are under <i>Details</i>.</div>")
 
 
 class MonitoringDashboard(widgets.VBox):
@@ -49,6 +60,9 @@ class MonitoringDashboard(widgets.VBox):
         Show the *Roll back* control (it asks for confirmation naming the versions, then calls
         the service's management API as ``dashboard (key NAME)`` in the audit log). Off unless
         asked for, so a page shown to stakeholders holds no production lever by accident.
+    targets : Targets, optional
+        The thresholds the tiles are coloured against (defaults: :class:`~.targets.Targets`);
+        the red levels follow the monitor's alert rules for the model.
 
     Examples
     --------
@@ -58,8 +72,11 @@ class MonitoringDashboard(widgets.VBox):
 
     def __init__(self, home=None, *, model=None, window: int = 300, interval: float = 3.0,
                  url: str | None = None, maintainer_key: str | None = None, monitor=None,
-                 allow_rollback: bool = False):
+                 allow_rollback: bool = False, targets: Targets | None = None):
+        if targets is not None and not isinstance(targets, Targets):
+            raise TypeError(f"targets must be a workbench.panels.targets.Targets, got {type(targets).__name__}")
         self.monitor = monitor if monitor is not None else Monitor(home)
+        self.base_targets = targets if targets is not None else Targets()
         self.interval = float(interval)
         self.url, self._maintainer_key = url, maintainer_key
         self.allow_rollback = bool(allow_rollback)
@@ -72,8 +89,8 @@ class MonitoringDashboard(widgets.VBox):
         self._window = widgets.Dropdown(description="window", options=list(WINDOWS.items()), value=window
                                         if window in WINDOWS.values() else 300)
         self._updated = widgets.HTML()
-        self._tiles = {key: widgets.HTML(layout=widgets.Layout(min_width="130px", flex="1 1 0"))
-                       for key in ("version", "rps", "requests", "p50", "p99", "errors", "drift")}
+        self._tiles = {key: widgets.HTML(layout=widgets.Layout(flex="1 1 150px", max_width="300px"))
+                       for key in TILE_KEYS}
         for key, tile in self._tiles.items():
             tile.add_class("wb-kpi")
             tile.add_class(f"wb-kpi-{key}")
@@ -81,8 +98,13 @@ class MonitoringDashboard(widgets.VBox):
         self._charts.add_class("wb-charts")
         self._versions = widgets.HTML()
         self._versions.add_class("wb-versions")
-        self._drift = widgets.HTML()
+        self._drift = widgets.HTML()            # the drift sentence and what to do
         self._drift.add_class("wb-drift")
+        self._drift_table = widgets.HTML()      # per feature, folded into the details
+        self._details = widgets.Accordion(children=[self._drift_table], selected_index=None,
+                                          titles=("Details: drift per feature (PSI and KS test) "
+                                                  "and the rule behind the drift tile",))
+        self._details.add_class("wb-details")
         self._alerts = widgets.HTML()
         self._alerts.add_class("wb-alerts")
         self._history = widgets.HTML()
@@ -95,6 +117,7 @@ class MonitoringDashboard(widgets.VBox):
         self._rollout.add_class("wb-rollout-panel")
         self._rollback_control = RollbackControl(self._rollback_plan, self.rollback)
         self._rollback_button = self._rollback_control.button
+        self._rollback_button.layout.width = "auto"   # the whole label, never cut off
         self._message = widgets.HTML()
         self._message.add_class("wb-message")
         self._refreshing = False
@@ -102,11 +125,13 @@ class MonitoringDashboard(widgets.VBox):
         self._window.observe(self._on_control_change, names="value")
         controls = [self._rollback_control] if self.can_roll_back else []
         super().__init__([
+            widgets.HTML(PAGE_NOTE),
             widgets.HBox([self._model, self._window, self._updated]),
             widgets.HBox(list(self._tiles.values()), layout=widgets.Layout(flex_flow="row wrap")),
             self._alerts,
             self._charts,
             widgets.HBox([self._versions, self._drift], layout=widgets.Layout(flex_flow="row wrap")),
+            self._details,
             widgets.VBox([widgets.HTML("<h4>Usage per consumer (this window)</h4>"), self._usage]),
             widgets.HBox([self._quality, self._rollout], layout=widgets.Layout(flex_flow="row wrap")),
             widgets.VBox([widgets.HTML("<h4>Version history</h4>"), self._history, *controls, self._message]),
@@ -122,6 +147,11 @@ class MonitoringDashboard(widgets.VBox):
     @property
     def can_roll_back(self) -> bool:
         return bool(self.allow_rollback and self.url and self._maintainer_key)
+
+    @property
+    def targets(self) -> Targets:
+        """The targets in force for the current model: ``targets`` with the alert rules' levels."""
+        return self.base_targets.following(self.monitor.rules, self.model)
 
     def _rollback_plan(self, alias: str = "production"):
         registry = self.monitor.registry
@@ -152,20 +182,13 @@ class MonitoringDashboard(widgets.VBox):
             return
         health = self.monitor.health(name, window=self._window.value, now=now, with_drift=False)
         self.kpis = _kpis(health)
-        tiles = self.kpis_display(health)
-        tiles["drift"] = ("data drift", "…", "computing", "neutral")
+        tiles = self.tiles(health, pending=True)
         with self.hold_sync():
             for key, tile in self._tiles.items():
-                tile.value = kpi_tile(*tiles[key])
+                tile.value = kpi_tile(tiles[key])
             self._versions.value = versions_html(health)
             self._history.value = history_html(self.monitor.registry.history(name)[-8:])
             self._updated.value = "<span class='wb-updated'>loading drift and charts…</span>"
-
-    def _threshold(self, metric: str, default: float) -> float:
-        """The lowest threshold the alert rules set on ``metric`` for this model (tile colours
-        follow the same rules as the alerts)."""
-        limits = [r.threshold for r in self.monitor.rules if r.metric == metric and r.model in (None, self.model)]
-        return min(limits) if limits else default
 
     def _refresh(self, now):
         models = self.monitor.models()
@@ -181,18 +204,23 @@ class MonitoringDashboard(widgets.VBox):
         health = snap.models[name]
         self.snapshot = snap
         self.kpis = _kpis(health)
+        quality = self.monitor.quality(name, self._window.value, now=snap.time)
+        targets = self.targets
+        tiles = self.tiles(health, quality)
         with self.hold_sync():
             for key, tile in self._tiles.items():
-                tile.value = kpi_tile(*self.kpis_display(health)[key])
+                tile.value = kpi_tile(tiles[key])
             self._alerts.value = alerts_html([a for a in snap.alerts if a.model == name])
             self._versions.value = versions_html(health)
-            self._drift.value = drift_table_html(health.drift)
+            self._drift.value = drift_summary_html(health.drift, targets)
+            self._drift_table.value = drift_table_html(health.drift)
             self._history.value = history_html(self.monitor.registry.history(name)[-8:])
             self._usage.value = usage_html(self.usage(snap.time))
-            self._quality.value = quality_html(self.monitor.quality(name, self._window.value, now=now))
+            self._quality.value = quality_html(quality)
             self._rollout.value = rollout_html(load_state(self.monitor.home, name))
             self._updated.value = f"<span class='wb-updated'>updated {time.strftime('%H:%M:%S', time.localtime(snap.time))}</span>"
-        self._charts.outputs = (figure_to_output(_charts_figure(health)),)
+        self._charts.outputs = (figure_to_output(traffic_figure(
+            health, now=snap.time, window=self._window.value, targets=targets)),)
         return snap
 
     def usage(self, now: float | None = None) -> list:
@@ -201,27 +229,11 @@ class MonitoringDashboard(widgets.VBox):
         return usage_report(self.monitor.home, by="model", since=now - self._window.value,
                             until=now + 1, period="all")
 
-    def kpis_display(self, health) -> dict:
-        """Each tile as (label, value text, note, tone)."""
-        k = self.kpis
-        live = health.live_version
-        others = " · ".join(f"{a} v{v}" for a, v in sorted(health.aliases.items()) if a != "production")
-        alias = ("production" if "production" in health.aliases else "latest") + (f" · {others}" if others else "")
-        drift = health.drift
-        return {
-            "version": ("live version", f"v{live}" if live else "–", alias, "neutral"),
-            "rps": ("requests / s", _fmt(k["rps"], 2), f"last {int(min(60, health.window_s))} s", "neutral"),
-            "requests": ("requests", str(k["requests"]), "in the window", "neutral"),
-            "p50": ("p50 latency", _fmt(k["p50"], 1, " ms"), "median", "neutral"),
-            "p99": ("p99 latency", _fmt(k["p99"], 1, " ms"), "tail",
-                    "bad" if k["p99"] > self._threshold("p99_latency_ms", math.inf) else "neutral"),
-            "errors": ("errors", _fmt(100 * k["error_rate"], 1, " %"),
-                       ", ".join(f"{s}: {n}" for s, n in sorted(health.errors_by_status.items())) or "none",
-                       "bad" if k["error_rate"] > self._threshold("error_rate", math.inf) else "good"),
-            "drift": ("data drift", drift.status if drift else "no reference",
-                      f"{drift.drift_share:.0%} of features" if drift and drift.n_live_rows else "",
-                      {"major": "bad", "moderate": "warn", "stable": "good"}.get(drift.status if drift else "", "neutral")),
-        }
+    def tiles(self, health, quality=None, *, pending: bool = False) -> dict:
+        """Each tile as a :class:`~.tiles.Tile` (label, value, note, caption, target, tone);
+        ``quality`` is a :class:`QualityReport` (its live version's row feeds the accuracy tile)."""
+        live = quality.get(health.live_version) if quality is not None and health.live_version else None
+        return build_tiles(health, self.targets, live, pending=pending)
 
     def rollback(self, alias: str = "production"):
         """Ask the service to move ``alias`` back to its previous version (maintainer key)."""
@@ -279,29 +291,3 @@ def _kpis(health) -> dict:
             "p50": health.p50_ms, "p99": health.p99_ms, "error_rate": health.error_rate,
             "drift_share": health.drift.drift_share if health.drift else None,
             "drift_status": health.drift.status if health.drift else None}
-
-
-def _charts_figure(health):
-    """Throughput and latency over time, and the prediction distribution, side by side."""
-    # imported here, not with the module: the first paint of a dashboard does without it
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(11, 2.8), layout="constrained")
-    ax_rps, ax_lat, ax_pred = fig.subplots(1, 3, width_ratios=[1.2, 1.2, 1])
-    ts = health.timeseries
-    if ts is not None and len(ts.start):
-        t = ts.start - ts.start[-1]
-        ax_rps.plot(t, ts.requests_per_s, color="#1f77b4")
-        ax_rps.fill_between(t, ts.requests_per_s * np.nan_to_num(ts.error_rate), color="#d62728", alpha=0.5,
-                            label="errors")
-        ax_lat.plot(t, ts.p50_ms, label="p50")
-        ax_lat.plot(t, ts.p99_ms, label="p99")
-        ax_lat.legend(loc="upper left", fontsize="small")
-    ax_rps.set(title="requests / s", xlabel="seconds ago")
-    ax_lat.set(title="latency (ms)", xlabel="seconds ago")
-    items = list(health.predictions.items())[:12]
-    if items:
-        ax_pred.bar([k for k, _ in items], [v for _, v in items], color="#7f7f7f")
-    ax_pred.set(title="predictions")
-    ax_pred.tick_params(axis="x", labelsize="small")
-    return fig

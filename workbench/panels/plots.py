@@ -114,6 +114,51 @@ def plot_digits(images, titles=None, *, ncols: int = 10, fig=None):
     return fig
 
 
+def traffic_figure(health, *, now: float, window: float, targets=None):
+    """The dashboard's charts: requests per second (red: refused or failed) and latency on one
+    shared time axis, the whole window from ``-window`` to 0 seconds, and the answers per
+    predicted class; each with a legend. ``targets`` (:class:`~.targets.Targets`) draws the p99
+    target and alert level as dashed lines. Returns a matplotlib ``Figure``."""
+    # imported here, not with the module: the first paint of a dashboard does without it
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 3.0), layout="constrained")
+    gs = fig.add_gridspec(1, 3, width_ratios=[1.2, 1.2, 1])
+    ax_rps = fig.add_subplot(gs[0])
+    ax_lat = fig.add_subplot(gs[1], sharex=ax_rps)
+    ax_pred = fig.add_subplot(gs[2])
+    ts = health.timeseries
+    if ts is not None and len(ts.start):
+        t = np.asarray(ts.start, dtype=float) - now
+        rps = np.asarray(ts.requests_per_s, dtype=float)
+        ax_rps.plot(t, rps, color="#1f77b4", label="requests / s")
+        ax_rps.fill_between(t, rps * np.nan_to_num(ts.error_rate), color="#d62728", alpha=0.5,
+                            label="of which refused or failed")
+        ax_lat.plot(t, ts.p50_ms, color="#1f77b4", label="p50 (median)")
+        ax_lat.plot(t, ts.p99_ms, color="#ff7f0e", label="p99 (slowest 1 %)")
+    if targets is not None:
+        ax_lat.axhline(targets.p99_ms, color="#1a7f37", linestyle="--", linewidth=1,
+                       label=f"p99 target {targets.p99_ms:g} ms")
+        ax_lat.axhline(targets.p99_ms_alert, color="#cf222e", linestyle=":", linewidth=1,
+                       label=f"p99 alert {targets.p99_ms_alert:g} ms")
+    ax_rps.set_xlim(-float(window), 0.0)   # both charts: the whole window, shared
+    ax_rps.set_ylim(bottom=0)
+    ax_lat.set_ylim(bottom=0)
+    ax_rps.set(title="requests / s", xlabel="seconds ago")
+    ax_lat.set(title="latency (ms)", xlabel="seconds ago")
+    for ax in (ax_rps, ax_lat):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper left", fontsize="x-small")
+    items = list(health.predictions.items())[:12]
+    if items:
+        ax_pred.bar([str(k) for k, _ in items], [v for _, v in items], color="#7f7f7f",
+                    label="answers per predicted class")
+        ax_pred.legend(loc="upper right", fontsize="x-small")
+    ax_pred.set(title="predictions", xlabel="predicted class")
+    ax_pred.tick_params(axis="x", labelsize="small")
+    return fig
+
+
 def figure_to_output(fig, dpi: int = 80) -> dict:
     """Render ``fig`` as PNG and return it as a notebook output record.
 
