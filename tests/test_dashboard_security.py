@@ -98,6 +98,7 @@ def test_with_the_token_tiles_show_without_walkthrough_and_rollback_asks(voila, 
         text = page.inner_text("body")
         assert "a walkthrough" not in text and "A small service to watch" not in text
         assert "example_home" not in page.content() and "Latency percentiles" not in text
+        assert "Exercise 1" not in text and "The rule the dashboard applies" not in text
         assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
         assert "Traceback" not in text
 
