@@ -31,11 +31,13 @@ class SubcommandParser(argparse.ArgumentParser):
 
 def add_model_ref(parser, *, model_dest: str = "name", default: str = "the latest version",
                   required: bool = False, old_options: bool = False,
-                  model_option: bool = False, help: str | None = None) -> None:
+                  model_option: bool = False, version_option: str | None = None,
+                  help: str | None = None) -> None:
     """Add ``MODEL`` and ``[VERSION|ALIAS]`` positionals to ``parser``.
 
     ``old_options`` also accepts ``--version N`` and ``--alias NAME`` (the form older releases
-    used); ``model_option`` also accepts ``--model NAME``. Read the result with :func:`ref_of`.
+    used); ``version_option`` (e.g. ``"--to"``) accepts a version number under that name;
+    ``model_option`` also accepts ``--model NAME``. Read the result with :func:`ref_of`.
     """
     if model_option:
         parser.add_argument("model_pos", nargs="?", metavar="MODEL", default=None,
@@ -45,7 +47,7 @@ def add_model_ref(parser, *, model_dest: str = "name", default: str = "the lates
         parser.add_argument(model_dest, metavar="MODEL", help="model name")
     text = help or ("a version number (e.g. 3) or an alias (e.g. production)"
                     + ("" if required else f"; default: {default}"))
-    nargs = None if required and not (old_options or model_option) else "?"
+    nargs = None if required and not (old_options or model_option or version_option) else "?"
     parser.add_argument("ref", nargs=nargs, metavar=REF_METAVAR, default=None, help=text)
     if old_options:
         group = parser.add_mutually_exclusive_group()
@@ -53,6 +55,9 @@ def add_model_ref(parser, *, model_dest: str = "name", default: str = "the lates
                            metavar="N", help="the same as giving VERSION (older form)")
         group.add_argument("--alias", dest="ref_alias", default=None, metavar="NAME",
                            help="the same as giving ALIAS (older form)")
+    if version_option:
+        parser.add_argument(version_option, dest="ref_version", type=int, default=None,
+                            metavar="N", help="the same as giving VERSION (older form)")
     parser.set_defaults(ref_parser=parser, ref_required=required, ref_model_dest=model_dest)
 
 
