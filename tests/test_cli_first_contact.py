@@ -61,6 +61,8 @@ FORMS = [
     ([], ["registry", "show", "m"], r"^m v3 "),
     ([], ["registry", "show", "m", "--version", "1"], r"^m v1\n"),
     ([], ["registry", "show", "m", "--alias", "production"], r"^m v2 "),
+    ([], ["registry", "show", "m", "--json", "1"], r'"version": 1,'),    # options in between
+    ([], ["registry", "show", "--json", "m", "staging"], r'"version": 3,'),
     ([], ["registry", "export", "m", "1", "{tmp}/a.zip"], r"exported m v1 to "),
     ([], ["registry", "export", "m", "production", "{tmp}/a.zip"], r"exported m v2 to "),
     ([], ["registry", "export", "m", "{tmp}/a.zip"], r"exported m v3 to "),
@@ -79,6 +81,8 @@ FORMS = [
     ([], ["registry", "rollback", "m"], r"^m: production rolled back to v1\n$"),
     ([], ["registry", "rollback", "m", "production"], r"^m: production rolled back to v1\n$"),
     ([], ["registry", "rollback", "m", "--alias", "production"], r"rolled back to v1\n$"),
+    ([["registry", "promote", "m", "1", "--alias", "staging"]],
+     ["registry", "rollback", "m", "staging"], r"^m: staging rolled back to v3\n$"),
     ([["registry", "canary", "m", "2=0.9", "3=0.1"]], ["registry", "abort", "m"],
      r"^m: production canary aborted, back to v2"),
     ([["registry", "canary", "m", "2=0.9", "3=0.1"]], ["registry", "abort", "m", "production"],
@@ -103,7 +107,8 @@ def test_every_action_names_a_version_the_same_way(home, tmp_path, before, argv,
 
 
 @pytest.mark.parametrize("argv", [
-    ["simulate", "m", "production"], ["simulate", "m", "1"], ["simulate", "--model", "m"]])
+    ["simulate", "m", "production"], ["simulate", "m", "--rps", "5", "1"],
+    ["simulate", "--model", "m"]])
 def test_simulate_names_a_version_the_same_way_and_hints_when_nothing_answers(home, argv):
     url = f"http://127.0.0.1:{free_port()}"
     result = workbench(*argv, "--url", url, "--rps", "5", "--duration", "0.5", home=home)

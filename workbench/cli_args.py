@@ -22,11 +22,31 @@ class SubcommandParser(argparse.ArgumentParser):
     ``workbench registry show digits 1 2``. Nested sub-commands inherit this class.
     """
 
+    #: set by :func:`allow_intermixed`: options may come between the positionals
+    intermixed = False
+    _inside = False
+
     def parse_known_args(self, args=None, namespace=None):
-        namespace, extras = super().parse_known_args(args, namespace)
+        if self._inside:                  # the two passes of parse_known_intermixed_args
+            return super().parse_known_args(args, namespace)
+        if self.intermixed:
+            self._inside = True
+            try:
+                namespace, extras = self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._inside = False
+        else:
+            namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
+
+
+def allow_intermixed(parser) -> None:
+    """Let options come between optional positionals (``show digits --json 3``): plain argparse
+    gives up on ``3`` once an option followed ``digits``."""
+    if isinstance(parser, SubcommandParser):
+        parser.intermixed = True
 
 
 def add_model_ref(parser, *, model_dest: str = "name", default: str = "the latest version",
@@ -58,6 +78,7 @@ def add_model_ref(parser, *, model_dest: str = "name", default: str = "the lates
     if version_option:
         parser.add_argument(version_option, dest="ref_version", type=int, default=None,
                             metavar="N", help="the same as giving VERSION (older form)")
+    allow_intermixed(parser)
     parser.set_defaults(ref_parser=parser, ref_required=required, ref_model_dest=model_dest)
 
 

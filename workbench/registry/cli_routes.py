@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli_args import add_model_ref, ref_of
+from ..cli_args import add_model_ref, allow_intermixed, ref_of
 from .refs import find_version, parse_ref
 
 TARGET_HELP = "the alias that moves (default: production)"
@@ -105,6 +105,7 @@ def _alias_positional(p) -> None:
     p.add_argument("alias_pos", nargs="?", default=None, metavar="ALIAS",
                    help="the alias (default: production)")
     p.add_argument("--alias", default=None, help=argparse.SUPPRESS)
+    allow_intermixed(p)
     p.set_defaults(alias_parser=p)
 
 
