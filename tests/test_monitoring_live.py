@@ -76,6 +76,23 @@ def test_simulate_command_creates_and_revokes_its_own_key(digits_service, capsys
     assert simulators and all(k.revoked for k in simulators)
 
 
+@pytest.mark.parametrize("ref, version", [("1", 1), ("production", None)])
+def test_simulate_command_calls_the_version_or_alias_it_is_given(digits_service, capsys, ref,
+                                                                version):
+    """`workbench simulate digits 1` sends every request to v1, whatever production serves."""
+    home, endpoint = digits_service
+    if version is None:
+        version = Registry(home).aliases("digits")["production"]
+    start = time.time()
+    code = workbench_main(["simulate", "digits", ref, "--home", str(home), "--url", endpoint.url,
+                           "--rps", "20", "--duration", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and f"TrafficSimulator('digits' {ref} at" in out and "200:" in out
+    wait_until_written(home)
+    served = Counter(r.version for r in read_predictions(home, model="digits", since=start))
+    assert sum(served.values()) >= 10 and set(served) == {version}
+
+
 def test_simulator_drift_schedule_and_bad_arguments():
     X = np.arange(20.0).reshape(10, 2)
     sim = TrafficSimulator("http://127.0.0.1:9", "m", X, rps=10, duration=10, drift=2.0, drift_start=0.5)

@@ -280,7 +280,8 @@ def _family_model(kind):
 
 
 @pytest.mark.parametrize("kind", ["forest", "onnx"])
-def test_forest_and_onnx_round_trip_through_register_archive_and_import(tmp_path, reg, kind):
+def test_forest_and_onnx_round_trip_through_register_archive_and_import(tmp_path, reg, kind,
+                                                                         other_store):
     model, X = _family_model(kind)
     mv = reg.register_onnx("m", model) if kind == "onnx" else reg.register("m", model)
     assert mv.signature["task"] == "classification" and mv.signature["classes"] == [0, 1, 2]
@@ -289,7 +290,7 @@ def test_forest_and_onnx_round_trip_through_register_archive_and_import(tmp_path
     if kind == "forest":
         np.testing.assert_array_equal(expected, model.predict_proba(X))
     archive = reg.export("m", None, tmp_path / "m.wbm")
-    other = Registry(tmp_path / "other", author="bob")
+    other = Registry(tmp_path / "other", author="bob", store=other_store)   # another home
     imported = other.import_(archive)
     assert imported.sha256 == mv.sha256 and imported.model_class == mv.model_class
     np.testing.assert_array_equal(other.load("m").predict_proba(X), expected)

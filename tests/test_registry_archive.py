@@ -8,7 +8,7 @@ from registry_fakes import FakeModel
 
 from workbench.data import load_dataset, split
 from workbench.models import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
-from workbench.registry import IntegrityError, InvalidNameError, Registry
+from workbench.registry import DuplicateVersionError, IntegrityError, InvalidNameError, Registry
 
 #: every test here runs on SQLite and on PostgreSQL (tests/conftest.py: store_backend)
 pytestmark = pytest.mark.usefixtures("store_backend")
@@ -81,8 +81,13 @@ def test_export_import_into_fresh_home_gives_identical_predictions(tmp_path, dig
                                   src.reference("digits", 2)["sample"])
     assert [e.action for e in dst.history("digits")] == ["imported"]
     assert dst.verify() == []
-    # importing again, or into a home that already has the name, takes the next number
-    assert dst.import_(path).version == 2
+    # importing the same archive again adds nothing and says which version holds it; asked
+    # for explicitly, a copy takes the next number; under another name it is no duplicate
+    with pytest.raises(DuplicateVersionError, match=r"digits v1 already holds this archive "
+                                                    r"\(sha256 [0-9a-f]{64}\); nothing imported"):
+        dst.import_(path)
+    assert [v.version for v in dst.versions("digits")] == [1]
+    assert dst.import_(path, allow_duplicate=True).version == 2
     assert dst.import_(path, name="digits-copy").name == "digits-copy"
     assert "imported from" in dst.get_version("digits", 1)._repr_html_()
 
@@ -171,3 +176,24 @@ def test_import_takes_signature_and_class_from_the_weights_not_the_manifest(tmp_
     mv = dst.import_(archive)
     assert mv.signature["n_features"] == 4 and mv.model_class == "MLPClassifier"
     np.testing.assert_array_equal(dst.load("iris").predict(iris.X), src.load("iris").predict(iris.X))
+
+
+def test_importing_an_archive_into_the_home_it_came_from_is_a_detected_duplicate(tmp_path):
+    reg = Registry(tmp_path / "home")
+    for target in ([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]):    # import rebuilds the model: real ones
+        reg.register("m", LinearRegression().fit(np.eye(3), target))
+    path = reg.export("m", 1, tmp_path / "m-v1.zip")
+    events = len(reg.history("m"))
+    with pytest.raises(DuplicateVersionError) as info:
+        reg.import_(path)
+    assert (info.value.name, info.value.version) == ("m", 1)
+    assert str(info.value).startswith(f"m v1 already holds this archive (sha256 "
+                                      f"{reg.get_version('m', 1).sha256}); nothing imported")
+    assert "--allow-duplicate" in str(info.value)
+    assert [v.version for v in reg.versions("m")] == [1, 2] and len(reg.history("m")) == events
+    reg.archive("m", 1)                      # an archived version still counts, and is named so
+    with pytest.raises(DuplicateVersionError, match=r"m v1 \(archived\) already holds"):
+        reg.import_(path)
+    copy = reg.import_(path, allow_duplicate=True)
+    assert copy.version == 3 and copy.sha256 == reg.get_version("m", 1).sha256
+    assert reg.verify() == []

@@ -122,3 +122,35 @@ def test_real_command_line(home):
     proc = subprocess.run([sys.executable, "-m", "workbench.cli", "registry", "verify",
                            "--home", home], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "sound" in proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("3", (3, None)), ("003", (3, None)), (" 3 ", (3, None)), (4, (4, None)),
+    ("production", (None, "production")), ("v3", (None, "v3")), ("-1", (None, "-1")),
+    ("\u00b3", (None, "\u00b3")),             # a superscript digit is no version number
+    (None, (None, None)),
+])
+def test_a_reference_is_a_version_when_it_is_digits_and_an_alias_otherwise(text, expected):
+    from workbench.registry.refs import parse_ref
+
+    assert parse_ref(text) == expected
+
+
+@pytest.mark.parametrize("ref, error, words", [
+    ("9", "VersionNotFoundError", ["model 'm' has no version 9; it has versions 1, 2; "
+                                   "aliases: production -> v1"]),
+    ("prod", "AliasNotFoundError", ["no version or alias 'prod'; it has versions 1, 2"]),
+    ("\u00b3", "AliasNotFoundError", ["no version or alias '\u00b3'", "production -> v1"]),
+    ("0", "InvalidInputError", ["positive integer"]),
+    ("", "InvalidInputError", ["a number (e.g. 3) or an alias"]),
+])
+def test_find_version_names_the_model_and_what_it_has(home, ref, error, words):
+    from workbench.registry.refs import find_version
+
+    with pytest.raises(LookupError if "NotFound" in error else ValueError) as info:
+        find_version(Registry(home), "m", ref=ref)
+    assert type(info.value).__name__ == error
+    for word in words:
+        assert word in str(info.value)
+    assert find_version(Registry(home), "m", ref="production").version == 1
+    assert find_version(Registry(home), "m").version == 2

@@ -10,6 +10,8 @@ import importlib
 import os
 import sys
 
+from .cli_args import SubcommandParser
+
 #: modules that add sub-commands, in the order they are listed in ``workbench --help``
 SUBCOMMAND_MODULES = [
     "workbench.demo",
@@ -40,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="MaaS Workbench: train, register, serve and monitor numpy models.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=SubcommandParser)
     for module in SUBCOMMAND_MODULES:
         importlib.import_module(module).add_parser(subparsers)
     return parser

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..cli_args import add_model_ref, ref_of
 from ..store import add_store_option
 
 #: data sets the simulator can draw rows from, by the number of features a model takes
@@ -19,7 +20,8 @@ def add_parser(subparsers) -> None:
                     "predictor key is created in the home and revoked at the end.")
     p.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
     add_store_option(p)
-    p.add_argument("--model", required=True, help="model name to call")
+    add_model_ref(p, model_dest="model", model_option=True,
+                  default="what the bare name is served by: production, else the latest")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="service URL (default %(default)s)")
     p.add_argument("--key-file", default=None, metavar="PATH",
                    help="a file holding a predictor API key (default: $WORKBENCH_API_KEY)")
@@ -36,15 +38,18 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def dataset_for(home, model: str, dataset: str | None):
-    """Rows to send: the named data set, or the bundled one whose width fits the live version."""
+def dataset_for(home, model: str, dataset: str | None, version=None, alias=None):
+    """Rows to send: the named data set, or the bundled one whose width fits the version called
+    (by default the one a bare model name is served by)."""
     from ..data import load_dataset
     from ..registry import Registry
+    from ..registry.refs import find_version
 
     if dataset is None:
-        with Registry(home) as registry:  # the version a bare model name is served by
-            alias = "production" if "production" in registry.aliases(model) else None
-            signature = registry.get_version(model, alias=alias).signature or {}
+        with Registry(home) as registry:
+            if version is None and alias is None:
+                alias = "production" if "production" in registry.aliases(model) else None
+            signature = find_version(registry, model, version, alias).signature or {}
         width = signature.get("n_features")
         dataset = _BY_WIDTH.get(width)
         if dataset is None:
@@ -71,8 +76,9 @@ def run(args) -> int:
     from ..home import resolve_home
     from .simulator import TrafficSimulator
 
+    version, alias = ref_of(args)
     home = resolve_home(args.home)
-    X = dataset_for(home, args.model, args.dataset)
+    X = dataset_for(home, args.model, args.dataset, version, alias)
     key, temporary = read_key(args.key_file), None
     if not key:
         from ..serving.keys import KeyStore
@@ -83,7 +89,8 @@ def run(args) -> int:
         store.close()
     sim = TrafficSimulator(args.url, args.model, X, key=key, rps=args.rps, duration=args.duration,
                            drift=args.drift, drift_start=args.drift_start,
-                           bad_fraction=args.bad_fraction, random_state=args.seed)
+                           bad_fraction=args.bad_fraction, random_state=args.seed,
+                           version=version if version is not None else alias)
     print(f"{sim!r}; Ctrl-C stops it")
     try:
         result = sim.run()

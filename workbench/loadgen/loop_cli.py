@@ -7,11 +7,16 @@ import os
 import sys
 import time
 
+from ..cli_args import add_model_ref, ref_of
+
 
 def add_parser(subparsers) -> None:
-    r = subparsers.add_parser("replay", help="re-run logged inputs through a version and compare")
-    r.add_argument("--model", required=True)
-    r.add_argument("--version", type=int, required=True)
+    r = subparsers.add_parser("replay", help="re-run logged inputs through a version and compare",
+                              description="Re-run a model's logged inputs through one version: "
+                                          "'replay digits 3' or 'replay digits staging'.")
+    add_model_ref(r, model_dest="model", model_option=True, required=True,
+                  version_option="--version",
+                  help="the version to replay through: a number (e.g. 3) or an alias")
     r.add_argument("--since", type=float, help="UNIX time, or negative: seconds before now")
     r.add_argument("--until", type=float, help="UNIX time, or negative: seconds before now")
     r.add_argument("--url", help="replay through this service instead of in this process")
@@ -21,7 +26,7 @@ def add_parser(subparsers) -> None:
     r.set_defaults(func=run_replay)
 
     f = subparsers.add_parser("feedback", help="post true labels (CSV id,row,label) to a service")
-    f.add_argument("model")
+    f.add_argument("model", metavar="MODEL", help="model name")
     f.add_argument("--file", required=True, help="CSV with a header id,row,label")
     f.add_argument("--url", default="http://127.0.0.1:8000")
     f.add_argument("--key", help="a predictor key (default: $WORKBENCH_API_KEY)")
@@ -35,9 +40,15 @@ def _when(value):
 
 def run_replay(args) -> int:
     from .. import home as _home
+    from ..registry import Registry
+    from ..registry.refs import find_version
     from .replay import replay
 
-    report = replay(_home.resolve_home(args.home), args.model, args.version,
+    version, alias = ref_of(args)
+    home = _home.resolve_home(args.home)
+    with Registry(home) as registry:
+        version = find_version(registry, args.model, version, alias).version
+    report = replay(home, args.model, version,
                     since=_when(args.since), until=_when(args.until), url=args.url,
                     key=args.key or os.environ.get("WORKBENCH_API_KEY"))
     print(json.dumps(report.__dict__, default=str, indent=2) if args.json else report)

@@ -90,11 +90,15 @@ class TrafficSimulator:
     label_delay : (float, float), default=(1.0, 10.0)
         Each request's labels arrive a uniform random number of seconds in this range after its
         answer (whatever is still pending when the run ends is sent then).
+    version : int or str, optional
+        Call this version number or alias (``/v2/models/{model}/versions/{version}/infer``)
+        instead of the bare name (production, else the latest).
     """
 
     def __init__(self, url, model, X, *, key=None, rps=20.0, duration=30.0, drift=0.0,
                  drift_start=0.3, bad_fraction=0.0, batch_rows=1, max_requests=None,
-                 concurrency=8, random_state=0, verify=True, labels=None, label_delay=(1.0, 10.0)):
+                 concurrency=8, random_state=0, verify=True, labels=None, label_delay=(1.0, 10.0),
+                 version=None):
         if not (isinstance(rps, (int, float)) and 0 < rps <= 10_000):
             raise ValueError(f"rps must be a number in (0, 10000], got {rps!r}")
         if not (isinstance(duration, (int, float)) and 0 < duration <= 24 * 3600):
@@ -117,6 +121,7 @@ class TrafficSimulator:
                              f"got {label_delay!r}")
         self.labels, self.label_delay = labels, (float(lo), float(hi))
         self.url, self.model, self.X, self.key = url.rstrip("/"), model, X, key
+        self.version = None if version is None else str(version)
         self.rps, self.duration, self.drift, self.drift_start = float(rps), float(duration), float(drift), drift_start
         self.bad_fraction, self.batch_rows, self.concurrency = bad_fraction, int(batch_rows), int(concurrency)
         self.max_requests = max_requests if max_requests is not None else int(rps * duration) + 1
@@ -129,7 +134,8 @@ class TrafficSimulator:
         self._scale = np.where(std > 0, std, 1.0)
 
     def __repr__(self) -> str:
-        return (f"TrafficSimulator({self.model!r} at {self.url}, {self.rps:g} req/s for {self.duration:g} s, "
+        at = "" if self.version is None else f" {self.version}"
+        return (f"TrafficSimulator({self.model!r}{at} at {self.url}, {self.rps:g} req/s for {self.duration:g} s, "
                 f"drift={self.drift:g}, bad_fraction={self.bad_fraction:g})")
 
     def shift_at(self, progress: float) -> float:
@@ -147,6 +153,8 @@ class TrafficSimulator:
         if self.key:
             headers["authorization"] = f"Bearer {self.key}"
         path = f"/v2/models/{self.model}/infer"
+        if self.version is not None:
+            path = f"/v2/models/{self.model}/versions/{self.version}/infer"
         kind = "good"
         if self.bad_fraction and self._rng.random() < self.bad_fraction:
             kind = BAD_KINDS[int(self._rng.integers(len(BAD_KINDS)))]

@@ -10,7 +10,8 @@ Examples
 >>> mv = reg.register("digits", model, metrics={"accuracy": 0.97})  # doctest: +SKIP
 >>> reg.set_alias("digits", "production", mv.version)               # doctest: +SKIP
 """
-from .errors import (AliasInUseError, AliasNotFoundError, ArchivedVersionError, IntegrityError,
+from .errors import (AliasInUseError, AliasNotFoundError, ArchivedVersionError,
+                     DuplicateVersionError, IntegrityError,
                      InvalidInputError, InvalidNameError, ModelNotFoundError,
                      NothingToRollBackError, RegistryError, VersionNotFoundError)
 from .records import AliasRoute, AuditEvent, Comparison, ModelVersion
@@ -21,5 +22,5 @@ __all__ = [
     "Registry", "ModelVersion", "AliasRoute", "AuditEvent", "Comparison", "histogram_counts",
     "RegistryError", "InvalidNameError", "InvalidInputError", "ModelNotFoundError",
     "VersionNotFoundError", "AliasNotFoundError", "AliasInUseError", "ArchivedVersionError",
-    "NothingToRollBackError", "IntegrityError",
+    "NothingToRollBackError", "IntegrityError", "DuplicateVersionError",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 from . import codec
 from .blobs import MAX_BLOB_BYTES, sha256_of
 from .errors import (
+    DuplicateVersionError,
     IntegrityError,
     InvalidInputError,
     check_json_dict,
@@ -108,8 +109,12 @@ def _describe(weights: bytes, path) -> tuple[dict, str]:
                              "machine can hold; refusing it") from None
 
 
-def import_archive(registry, path, *, name=None):
-    """Verify the archive at ``path`` and add its version to ``registry``; return the record."""
+def import_archive(registry, path, *, name=None, allow_duplicate=False):
+    """Verify the archive at ``path`` and add its version to ``registry``; return the record.
+
+    Refused (:class:`DuplicateVersionError`) when a version of the target model already holds
+    the same weights, unless ``allow_duplicate``.
+    """
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"no archive file at {path}")
@@ -155,10 +160,26 @@ def import_archive(registry, path, *, name=None):
                tags=check_tags(manifest.get("tags")),
                description=str(manifest.get("description") or ""), parent=parent,
                signature=signature, model_class=model_class, origin=origin)
+    if not allow_duplicate:          # before storing anything; checked again when the row is added
+        with registry._tables.read() as tx:
+            refuse_duplicate(tx, target, sha256_of(weights))
     sha, size = registry.blobs.put(weights)
     ref_sha = ref_size = None
     if ref is not None:
         ref_sha, ref_size = registry.blobs.put(ref)
     row.update(sha256=sha, size_bytes=size, reference_sha256=ref_sha, reference_size=ref_size)
-    return registry._add_version(target, row, action="imported",
+    return registry._add_version(target, row, action="imported", unique=not allow_duplicate,
                                  detail={"sha256": sha, "origin": origin})
+
+
+def refuse_duplicate(tx, name, sha256) -> None:
+    """Raise :class:`DuplicateVersionError` if a version of ``name`` holds weights ``sha256``."""
+    if not tx.has_model(name):
+        return
+    for r in tx.version_rows(name):
+        if r["sha256"] == sha256:
+            archived = " (archived)" if r["archived"] else ""
+            raise DuplicateVersionError(
+                f"{name} v{r['version']}{archived} already holds this archive (sha256 "
+                f"{sha256}); nothing imported. To add a copy anyway, import with "
+                f"allow_duplicate=True (command line: --allow-duplicate)", name, int(r["version"]))

@@ -1,7 +1,9 @@
-"""``workbench registry ...``: list, show, promote, canary, abort, shadow, rollback, history,
-verify, export, import.
+"""``workbench registry ...``: list, show, compare, promote, canary, abort, shadow, rollback,
+archive, history, verify, export, import.
 
-Every sub-command takes ``--home`` (default: ``$WORKBENCH_HOME``, else the checkout's
+A version is named ``MODEL [VERSION|ALIAS]`` in every action: ``show digits 3``,
+``show digits production``, ``export digits production out.zip`` (digits are a version number,
+anything else an alias; see :mod:`workbench.cli_args`). Every sub-command takes ``--home`` (default: ``$WORKBENCH_HOME``, else the checkout's
 ``artifacts/``) and ``--store URL`` (default: ``$WORKBENCH_STORE``, else SQLite in the home). ``verify`` exits with status 1 when it finds problems.
 """
 from __future__ import annotations
@@ -10,8 +12,11 @@ import argparse
 import json
 import sys
 
+from ..cli_args import add_model_ref, ref_of
 from ..store import STORE_HELP
+from .cli_routes import add_route_parsers
 from .records import format_time
+from .refs import find_version
 
 
 def _registry(args):
@@ -47,7 +52,7 @@ def cmd_list(args) -> int:
         return 0
     print(f"{'version':>7}  {'registered':<19}  {'author':<10} {'aliases':<20} metrics")
     for v in versions:
-        aliases = ",".join(v.aliases) + (" (archived)" if v.archived else "")
+        aliases = (",".join(v.aliases) + (" (archived)" if v.archived else "")).strip()
         print(f"{v.version:>7}  {format_time(v.created_at)}  {v.author:<10} {aliases or '-':<20} "
               f"{_metrics_text(v.metrics)}")
     return 0
@@ -62,7 +67,7 @@ def _as_json(mv) -> dict:
 
 def cmd_show(args) -> int:
     """Show one version's card as text (or JSON)."""
-    mv = _registry(args).get_version(args.name, args.version, args.alias)
+    mv = find_version(_registry(args), args.name, *ref_of(args))
     if args.json:
         print(json.dumps(_as_json(mv), indent=2))
         return 0
@@ -83,64 +88,37 @@ def cmd_show(args) -> int:
     return 0
 
 
-def cmd_promote(args) -> int:
-    """Point an alias at a version; without one, end a canary split in favour of the canary."""
+def cmd_compare(args) -> int:
+    """Metrics side by side and the parameters that differ, of two versions."""
     reg = _registry(args)
-    if args.version is None:
-        version = reg.promote(args.name, args.alias)
-        print(f"{args.name}: {args.alias} promoted to v{version} (split ended)")
+    a = find_version(reg, args.name, ref=args.first).version
+    b = find_version(reg, args.name, ref=args.second).version
+    c = reg.compare(args.name, a, b)
+    if args.json:
+        print(json.dumps({"name": c.name, "v1": c.v1, "v2": c.v2, "metrics": c.metrics,
+                          "params": c.params, "same_signature": c.same_signature}, indent=2))
         return 0
-    route = reg.routes(args.name).get(args.alias)
-    if route is not None and route.is_split:
-        version = reg.promote(args.name, args.alias, args.version)
-    else:
-        version = reg.set_alias(args.name, args.alias, args.version).version
-    print(f"{args.name}: {args.alias} -> v{version}")
+    print(f"{c.name}: v{c.v1} -> v{c.v2}" + ("" if c.same_signature else
+                                               "  (different input/output signature)"))
+    for key, (x, y) in c.metrics.items():
+        delta = c.delta(key)
+        print(f"  {key:<20} {_num(x):>10} {_num(y):>10}"
+              + (f"  ({delta:+.4g})" if delta is not None else ""))
+    for key, (x, y) in c.params.items():
+        print(f"  param {key:<14} {json.dumps(x):>10} {json.dumps(y):>10}")
     return 0
 
 
-def _weights(pairs) -> dict:
-    from .errors import InvalidInputError
-
-    weights = {}
-    for pair in pairs:
-        version, sep, weight = pair.partition("=")
-        try:
-            weights[int(version)] = float(weight.rstrip("%"))
-        except ValueError:
-            raise InvalidInputError(f"weights are VERSION=SHARE, e.g. 3=0.9 4=0.1; got {pair!r}") from None
-        if not sep:
-            raise InvalidInputError(f"weights are VERSION=SHARE, e.g. 3=0.9 4=0.1; got {pair!r}")
-    return weights
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
-def cmd_canary(args) -> int:
-    """Split an alias between versions by weight."""
-    route = _registry(args).set_split(args.name, args.alias, _weights(args.weights))
-    print(f"{args.name}: {args.alias} -> " + " + ".join(f"{w:.1%} v{v}"
-                                                        for v, w in route.weights.items()))
-    return 0
-
-
-def cmd_abort(args) -> int:
-    """End a canary split: all traffic back to the primary version."""
-    version = _registry(args).abort(args.name, args.alias)
-    print(f"{args.name}: {args.alias} canary aborted, back to v{version}")
-    return 0
-
-
-def cmd_shadow(args) -> int:
-    """Copy an alias's traffic to a shadow version (``off`` stops it)."""
-    version = None if args.version == "off" else int(args.version)
-    _registry(args).set_shadow(args.name, args.alias, version)
-    print(f"{args.name}: {args.alias} shadow " + ("off" if version is None else f"-> v{version}"))
-    return 0
-
-
-def cmd_rollback(args) -> int:
-    """Move an alias back to its previous target."""
-    version = _registry(args).rollback(args.name, args.alias)
-    print(f"{args.name}: {args.alias} rolled back to v{version}")
+def cmd_archive(args) -> int:
+    """Hide a version from "latest" (it stays loadable by number)."""
+    reg = _registry(args)
+    mv = find_version(reg, args.name, *ref_of(args))
+    reg.archive(args.name, mv.version)
+    print(f"{args.name} v{mv.version} archived (still loadable by number)")
     return 0
 
 
@@ -167,7 +145,7 @@ def cmd_verify(args) -> int:
 def cmd_export(args) -> int:
     """Write one version to an archive file."""
     reg = _registry(args)
-    version = reg.resolve(args.name, args.version, args.alias)
+    version = find_version(reg, args.name, *ref_of(args)).version
     path = reg.export(args.name, version, args.path)
     print(f"exported {args.name} v{version} to {path}")
     return 0
@@ -175,7 +153,7 @@ def cmd_export(args) -> int:
 
 def cmd_import(args) -> int:
     """Add the version in an archive file to this registry."""
-    mv = _registry(args).import_(args.path, name=args.name)
+    mv = _registry(args).import_(args.path, name=args.name, allow_duplicate=args.allow_duplicate)
     print(f"imported {args.path} as {mv.name} v{mv.version}")
     return 0
 
@@ -192,88 +170,71 @@ def cmd_import_onnx(args) -> int:
     return 0
 
 
-def _version_or_alias(parser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--version", type=int, default=None, help="version number (default: latest)")
-    group.add_argument("--alias", default=None, help="alias, e.g. production")
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``registry`` sub-command to the ``workbench`` parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
                         help="workbench home (default: $WORKBENCH_HOME or the checkout's artifacts/)")
     parser = subparsers.add_parser("registry", help="list, promote, roll back and verify models",
-                                   description="Manage the model registry: list, show, promote, "
-                                               "rollback, history, verify, export, import.")
+                                   description="Manage the model registry. A version is named "
+                                               "MODEL [VERSION|ALIAS] in every action, e.g. "
+                                               "'show digits 3' or 'show digits production'.")
     parser.add_argument("--home", default=None, help=argparse.SUPPRESS)
     common.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help=STORE_HELP)
     parser.add_argument("--store", default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("list", parents=[common], help="list models, or the versions of one")
-    p.add_argument("name", nargs="?", default=None)
+    p.add_argument("name", nargs="?", default=None, metavar="MODEL")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", parents=[common], help="show one version")
-    p.add_argument("name")
-    _version_or_alias(p)
+    p = sub.add_parser("show", parents=[common], help="show one version",
+                       description="Show a version's card: 'show digits', 'show digits 3', "
+                                   "'show digits production'.")
+    add_model_ref(p, old_options=True)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("promote", parents=[common], help="point an alias at a version (no "
-                                                         "version: promote a split's canary)")
-    p.add_argument("name")
-    p.add_argument("version", type=int, nargs="?", default=None)
-    p.add_argument("--alias", default="production", help="alias to move (default: production)")
-    p.set_defaults(func=cmd_promote)
+    p = sub.add_parser("compare", parents=[common], help="two versions side by side",
+                       description="Metrics side by side and the parameters that differ: "
+                                   "'compare digits 1 2', 'compare digits production 3'.")
+    p.add_argument("name", metavar="MODEL", help="model name")
+    p.add_argument("first", metavar="VERSION|ALIAS", help="the first version (number or alias)")
+    p.add_argument("second", metavar="VERSION|ALIAS", help="the second version")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("canary", parents=[common], help="split an alias between versions, "
-                                                        "e.g. 3=0.9 4=0.1")
-    p.add_argument("name")
-    p.add_argument("weights", nargs="+", metavar="VERSION=SHARE")
-    p.add_argument("--alias", default="production", help="alias to split (default: production)")
-    p.set_defaults(func=cmd_canary)
+    add_route_parsers(sub, common)
 
-    p = sub.add_parser("abort", parents=[common], help="end a canary split: back to the primary")
-    p.add_argument("name")
-    p.add_argument("--alias", default="production", help="alias (default: production)")
-    p.set_defaults(func=cmd_abort)
-
-    p = sub.add_parser("shadow", parents=[common], help="copy an alias's traffic to a shadow "
-                                                        "version (or 'off')")
-    p.add_argument("name")
-    p.add_argument("version", help="a version number, or 'off'")
-    p.add_argument("--alias", default="production", help="alias (default: production)")
-    p.set_defaults(func=cmd_shadow)
-
-    p = sub.add_parser("rollback", parents=[common], help="move an alias back one step")
-    p.add_argument("name")
-    p.add_argument("--alias", default="production", help="alias to roll back (default: production)")
-    p.set_defaults(func=cmd_rollback)
+    p = sub.add_parser("archive", parents=[common], help="hide a version from 'latest'")
+    add_model_ref(p, required=True)
+    p.set_defaults(func=cmd_archive)
 
     p = sub.add_parser("history", parents=[common], help="print the audit log of a model")
-    p.add_argument("name")
+    p.add_argument("name", metavar="MODEL", help="model name")
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("verify", parents=[common], help="check every file and row (exit 1 if not sound)")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("export", parents=[common], help="write one version to an archive file")
-    p.add_argument("name")
-    p.add_argument("path")
-    _version_or_alias(p)
+    p = sub.add_parser("export", parents=[common], help="write one version to an archive file",
+                       description="Write one version to an archive file: 'export digits 3 "
+                                   "digits-v3.zip', 'export digits production out.zip'.")
+    add_model_ref(p, old_options=True)
+    p.add_argument("path", help="the archive file to write")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", parents=[common], help="add the version in an archive file")
     p.add_argument("path")
     p.add_argument("--name", default=None, help="register under this name instead")
+    p.add_argument("--allow-duplicate", action="store_true",
+                   help="import even when a version of the model already holds these weights")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("import-onnx", parents=[common],
                        help="register an ONNX model file (served with onnxruntime)")
-    p.add_argument("name")
+    p.add_argument("name", metavar="MODEL", help="model name")
     p.add_argument("path")
     p.add_argument("--classes", default=None,
                    help="comma-separated class labels, when the graph does not name them")

@@ -57,6 +57,17 @@ class NothingToRollBackError(RegistryError, LookupError):
     """The alias has no earlier target to go back to."""
 
 
+class DuplicateVersionError(RegistryError, ValueError):
+    """An import would add weights that a version of the model already holds.
+
+    ``name`` and ``version`` say which version holds them; nothing was added.
+    """
+
+    def __init__(self, message: str, name: str, version: int):
+        super().__init__(message)
+        self.name, self.version = name, version
+
+
 class IntegrityError(RegistryError, ValueError):
     """A stored or imported file does not match its SHA-256 or cannot be read safely."""
 

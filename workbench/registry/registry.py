@@ -182,11 +182,19 @@ class Registry(AliasOps, TrafficOps):
         self.get_version(pname, pversion)
         return (pname, pversion)
 
-    def _add_version(self, name, row, *, action, detail=None) -> ModelVersion:
-        """Allocate the next version number and commit the row (the blobs are already stored)."""
+    def _add_version(self, name, row, *, action, detail=None, unique=False) -> ModelVersion:
+        """Allocate the next version number and commit the row (the blobs are already stored).
+
+        ``unique``: refuse (:class:`DuplicateVersionError`) when a version of ``name`` already
+        holds the same weights -- checked in the same transaction, so two imports cannot race.
+        """
         now = time.time()
         parent = row["parent"] or (None, None)
         with self._tables.write() as tx:
+            if unique:
+                from .archive import refuse_duplicate
+
+                refuse_duplicate(tx, name, row["sha256"])
             version = tx.next_version(name, now)
             tx.insert_version({
                 "name": name, "version": version, "sha256": row["sha256"],
@@ -317,11 +325,15 @@ class Registry(AliasOps, TrafficOps):
 
         return export_version(self, name, version, path)
 
-    def import_(self, path, *, name=None) -> ModelVersion:
-        """Add the version in archive ``path`` as the next version here (under ``name`` if given)."""
+    def import_(self, path, *, name=None, allow_duplicate=False) -> ModelVersion:
+        """Add the version in archive ``path`` as the next version here (under ``name`` if given).
+
+        When a version of that model already holds the same weights (same SHA-256), nothing is
+        added and :class:`DuplicateVersionError` says which; ``allow_duplicate=True`` adds a copy.
+        """
         from .archive import import_archive
 
-        return import_archive(self, path, name=name)
+        return import_archive(self, path, name=name, allow_duplicate=allow_duplicate)
 
     # ------------------------------------------------------------------ helpers
     def _model_exists(self, tx, name) -> None:
@@ -338,3 +350,4 @@ class Registry(AliasOps, TrafficOps):
             raise VersionNotFoundError(f"model {name!r} has no version {version} "
                                        f"(it has versions {have[0]} to {have[1]})")
         return row
+

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from ..cli_args import add_model_ref, ref_of
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("rollout", help="automatic step-by-step rollout of a version",
@@ -10,15 +12,19 @@ def add_parser(subparsers) -> None:
                               "controller runs inside every `workbench serve` worker (one acts, "
                               "through a lease); `rollout run` runs it here instead.")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    start = sub.add_parser("start", help="start moving an alias to a version")
-    start.add_argument("model")
-    start.add_argument("--alias", default="production")
-    start.add_argument("--to", type=int, required=True, help="the candidate version")
+    start = sub.add_parser("start", help="start moving an alias to a version",
+                           description="Start moving --alias (default production) step by step "
+                                       "to a candidate: 'rollout start digits 4', 'rollout "
+                                       "start digits staging'.")
+    add_model_ref(start, model_dest="model", required=True, version_option="--to",
+                  help="the candidate: a version number (e.g. 4) or an alias (e.g. staging)")
+    start.add_argument("--alias", default="production", help="the alias that moves "
+                                                             "(default: production)")
     start.add_argument("--policy", help="a JSON file of RolloutPolicy fields")
     for name, text in (("status", "where the rollout stands"),
                        ("stop", "stop it and send all traffic back to the baseline")):
         q = sub.add_parser(name, help=text)
-        q.add_argument("model")
+        q.add_argument("model", metavar="MODEL", help="model name")
     run = sub.add_parser("run", help="run the controller loop in this process")
     run.add_argument("--interval", type=float, default=1.0)
     run.add_argument("--once", action="store_true", help="one look, then exit")
@@ -29,8 +35,8 @@ def add_parser(subparsers) -> None:
 
     s = subparsers.add_parser("sampling", help="set the share of a model's requests whose "
                               "inputs are logged (1.0 for replay)")
-    s.add_argument("model")
-    s.add_argument("fraction", help="a number in [0, 1], or 'default'")
+    s.add_argument("model", metavar="MODEL", help="model name")
+    s.add_argument("fraction", metavar="FRACTION", help="a number in [0, 1], or 'default'")
     s.add_argument("--home")
     s.set_defaults(func=run_sampling)
 
@@ -41,8 +47,11 @@ def run_rollout(args) -> int:
 
     with RolloutController(args.home) as ctl:
         if args.action == "start":
+            from ..registry.refs import find_version
+
             policy = RolloutPolicy.load(args.policy) if args.policy else None
-            print(ctl.start(args.model, alias=args.alias, to=args.to, policy=policy).describe())
+            to = find_version(ctl.registry, args.model, *ref_of(args)).version
+            print(ctl.start(args.model, alias=args.alias, to=to, policy=policy).describe())
         elif args.action == "status":
             state = ctl.status(args.model)
             if state is None:
