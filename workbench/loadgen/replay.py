@@ -45,6 +45,10 @@ class ReplayReport:
     replay_p99_ms: float = math.nan
 
     def __str__(self) -> str:
+        if not self.rows:
+            return (f"nothing to replay: no logged inputs of {self.model} in that window (the service "
+                    f"logs the inputs of a fraction of requests, --log-inputs, 0.1 by default; "
+                    f"send traffic first or widen --since/--until)")
         return (f"replayed {self.requests} requests ({self.rows} rows) of {self.model} through "
                 f"v{self.version} ({self.target}): agreement {self.agreement:.2%}; latency p50 "
                 f"{self.logged_p50_ms:.2f} → {self.replay_p50_ms:.2f} ms, p99 "
