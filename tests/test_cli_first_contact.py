@@ -244,3 +244,13 @@ def test_serving_an_empty_home_warns_before_it_starts(tmp_path):
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+@pytest.mark.parametrize("group, action", [("registry", ["show", "m", "2"]),
+                                           ("rollout", ["start", "m", "3"])])
+def test_home_may_come_before_the_action(home, group, action):
+    result = workbench(group, "--home", str(home), *action)
+    assert result.returncode == 0, result.stderr
+    assert "m" in result.stdout
+    if group == "rollout":
+        assert "production: v2 → v3" in result.stdout

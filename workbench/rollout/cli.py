@@ -1,6 +1,7 @@
 """``workbench rollout|sampling``: automatic rollouts and the input sampling rate."""
 from __future__ import annotations
 
+import argparse
 import json
 
 from ..cli_args import add_model_ref, ref_of
@@ -11,6 +12,8 @@ def add_parser(subparsers) -> None:
                               description="Start, watch or stop an automatic rollout. The "
                               "controller runs inside every `workbench serve` worker (one acts, "
                               "through a lease); `rollout run` runs it here instead.")
+    # --home before or after the action: the leaf's option only overrides when given
+    p.add_argument("--home", default=None, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     start = sub.add_parser("start", help="start moving an alias to a version",
                            description="Start moving --alias (default production) step by step "
@@ -30,7 +33,8 @@ def add_parser(subparsers) -> None:
     run.add_argument("--once", action="store_true", help="one look, then exit")
     for q in (start, run, *sub.choices.values()):
         if not any(a.dest == "home" for a in q._actions):
-            q.add_argument("--home", help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
+            q.add_argument("--home", default=argparse.SUPPRESS,
+                           help="workbench home (default: $WORKBENCH_HOME or artifacts/)")
     p.set_defaults(func=run_rollout)
 
     s = subparsers.add_parser("sampling", help="set the share of a model's requests whose "
