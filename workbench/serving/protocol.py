@@ -177,8 +177,8 @@ def _fast_v2(payload, signature: dict, limits: Limits):
     if arr.dtype.kind not in "fi" or arr.size != rows * features or dtype not in _FLOAT_MAX:
         return None
     bound = _FLOAT_MAX[dtype]
-    # the ufuncs' own reductions: ndarray.max/min go through two Python-level wrappers each
-    if not (_MAXIMUM(arr) <= bound and _MINIMUM(arr) >= -bound):   # False for NaN too
+    # the ufuncs' own reductions (ndarray.max/min add two Python-level wrappers); False for NaN
+    if not (_MAXIMUM(arr, axis=None) <= bound and _MINIMUM(arr, axis=None) >= -bound):
         return None
     return V2Request(arr.reshape(rows, features).astype(dtype, copy=False), request_id, None,
                      parameters)
