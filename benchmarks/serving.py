@@ -1,9 +1,10 @@
 """Benchmark the inference service against a bare Starlette + uvicorn endpoint, with ``wrk``.
 
 Both servers answer single-row v2 JSON requests with the same numpy forward pass of the same
-registered model (digits, MLP 64-128-10), each as one uvicorn process (uvloop + httptools, no
-access log). The workbench service runs with everything on: API-key auth, v2 validation, the
-prediction log and Prometheus metrics. The bare endpoint does only orjson → numpy → forward →
+registered model (digits, MLP 64-128-10), each as one uvicorn process with the same settings
+(uvloop + httptools, no access log, no proxy-headers middleware, BLAS on one thread). The
+workbench service runs with everything on: API-key auth, v2 validation, the prediction log and
+Prometheus metrics. The bare endpoint does only orjson → numpy → forward →
 argmax → orjson. Load comes from ``wrk`` (Debian package ``wrk``; a Lua script POSTs the body),
 **unpinned**, as a user would measure, at concurrency 1, 8 and 64.
 
@@ -82,10 +83,16 @@ def bare_app(home: str):
 
 
 def run_bare(home: str, port: int) -> None:
+    """Serve :func:`bare_app` as ``workbench serve`` serves: the same uvicorn settings (uvloop,
+    httptools, no access log, no server header, no proxy-headers middleware) and the same
+    process tuning (BLAS on one thread), so the ratio measures the workbench's own work only."""
     import uvicorn
 
+    from workbench.serving.app import tune_worker_process
+
+    tune_worker_process()
     uvicorn.run(bare_app(home), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False, server_header=False)
+                access_log=False, server_header=False, proxy_headers=False)
 
 
 # -- the load generator: wrk ------------------------------------------------------------------

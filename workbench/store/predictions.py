@@ -128,23 +128,23 @@ ON CONFLICT (model, second, version, output) DO UPDATE SET
 """
 
 
+def _batched(sql: str) -> str:
+    """``sql`` (``INSERT INTO t (…) VALUES (?, …) [ON CONFLICT …]``) fed by one JSON array of
+    rows instead: ``… SELECT value ->> 0, … FROM json_each(?) WHERE true [ON CONFLICT …]``.
 
-def _from_json(insert: str, n: int, conflict: str = "") -> str:
-    """``insert`` (``INSERT INTO t (c1, …)``) fed by a JSON array of rows instead of ``VALUES``:
-    SQLite then writes a whole batch in one statement step, which Python's ``sqlite3`` runs
-    with the GIL released, instead of one step (and one GIL release and re-acquire) per row."""
-    values = ", ".join(f"value ->> {i}" for i in range(n))
-    return f"{insert} SELECT {values} FROM json_each(?) WHERE true {conflict}"
+    SQLite then writes a whole batch in one statement step, which Python's ``sqlite3`` runs with
+    the GIL released, instead of one step (one GIL release and re-acquire) per row. ``->>`` gives
+    every number, string and NULL back exactly as binding it would, and a nested array (the
+    ``outputs``/``inputs`` JSON, when passed as arrays) as its JSON text.
+    """
+    head, _, tail = sql.partition("VALUES")
+    conflict = tail.partition(")")[2].strip()
+    values = ", ".join(f"value ->> {i}" for i in range(sql.count("?")))
+    return f"{head.strip()} SELECT {values} FROM json_each(?) WHERE true {conflict}".strip()
 
 
-def _split(sql: str) -> tuple[str, str]:
-    head, _, rest = sql.partition("VALUES")
-    return head.strip(), rest.partition(")")[2].strip()
-
-
-#: SQLite: the same statements, one JSON parameter per batch (``->>`` gives each number,
-#: string and NULL back as it was bound, and a nested array as its JSON text)
-_SQLITE_BATCH = {sql: _from_json(*_split(sql)[:1], sql.count("?"), _split(sql)[1])
+#: SQLite: each write statement over one JSON parameter per batch (see :func:`_batched`)
+_SQLITE_BATCH = {sql: _batched(sql)
                  for sql in (_INSERT, _UPSERT_STATUS, _UPSERT_LATENCY, _UPSERT_OUTPUTS)}
 
 
