@@ -87,10 +87,10 @@ def run_bare(home: str, port: int) -> None:
     httptools, no access log, no server header, no proxy-headers middleware) and the same
     process tuning (BLAS on one thread), so the ratio measures the workbench's own work only."""
     import uvicorn
+    from threadpoolctl import threadpool_limits
 
-    from workbench.serving.app import tune_worker_process
-
-    tune_worker_process()
+    # as workbench.serving.app.tune_worker_process does (not imported: FastAPI would add RSS)
+    threadpool_limits(limits=1, user_api="blas")
     uvicorn.run(bare_app(home), host="127.0.0.1", port=port, log_level="warning",
                 access_log=False, server_header=False, proxy_headers=False)
 
