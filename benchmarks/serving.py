@@ -228,7 +228,8 @@ def compare(scratch: Path, targets: dict, keys: dict, cases, *, seconds: float, 
             command, env = found if isinstance(found, tuple) else (found, None)
             procs[target] = _start(command, logs[-1],
                                    None if env is None else {**os.environ, **env})
-        for target in targets:
+            # one at a time: two local Ray clusters starting at once on a small machine can
+            # time out (the raylet waits for its agents); a ready server only idles meanwhile
             _wait_ready(ports[target], procs[target], timeout=ready_timeout)
         for model, features, c in cases:
             path = f"/v2/models/{model}/infer"
