@@ -230,7 +230,13 @@ def compare(scratch: Path, targets: dict, keys: dict, cases, *, seconds: float, 
                                    None if env is None else {**os.environ, **env})
             # one at a time: two local Ray clusters starting at once on a small machine can
             # time out (the raylet waits for its agents); a ready server only idles meanwhile
-            _wait_ready(ports[target], procs[target], timeout=ready_timeout)
+            try:
+                _wait_ready(ports[target], procs[target], timeout=ready_timeout)
+            except (RuntimeError, TimeoutError) as exc:
+                logs[-1].flush()
+                tail = Path(logs[-1].name).read_text(errors="replace").splitlines()[-15:]
+                raise RuntimeError(f"{target}: {exc}; the end of its log:\n"
+                                   + "\n".join(tail)) from None
         for model, features, c in cases:
             path = f"/v2/models/{model}/infer"
             for target in targets:
