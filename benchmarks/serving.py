@@ -1,9 +1,10 @@
 """Benchmark the inference service against a bare Starlette + uvicorn endpoint, with ``wrk``.
 
 Both servers answer single-row v2 JSON requests with the same numpy forward pass of the same
-registered model (digits, MLP 64-128-10), each as one uvicorn process (uvloop + httptools, no
-access log). The workbench service runs with everything on: API-key auth, v2 validation, the
-prediction log and Prometheus metrics. The bare endpoint does only orjson → numpy → forward →
+registered model (digits, MLP 64-128-10), each as one uvicorn process with the same settings
+(uvloop + httptools, no access log, no proxy-headers middleware, BLAS on one thread). The
+workbench service runs with everything on: API-key auth, v2 validation, the prediction log and
+Prometheus metrics. The bare endpoint does only orjson → numpy → forward →
 argmax → orjson. Load comes from ``wrk`` (Debian package ``wrk``; a Lua script POSTs the body),
 **unpinned**, as a user would measure, at concurrency 1, 8 and 64.
 
@@ -82,10 +83,16 @@ def bare_app(home: str):
 
 
 def run_bare(home: str, port: int) -> None:
+    """Serve :func:`bare_app` as ``workbench serve`` serves: the same uvicorn settings (uvloop,
+    httptools, no access log, no server header, no proxy-headers middleware) and the same
+    process tuning (BLAS on one thread), so the ratio measures the workbench's own work only."""
     import uvicorn
+    from threadpoolctl import threadpool_limits
 
+    # as workbench.serving.app.tune_worker_process does (not imported: FastAPI would add RSS)
+    threadpool_limits(limits=1, user_api="blas")
     uvicorn.run(bare_app(home), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False, server_header=False)
+                access_log=False, server_header=False, proxy_headers=False)
 
 
 # -- the load generator: wrk ------------------------------------------------------------------
@@ -221,8 +228,15 @@ def compare(scratch: Path, targets: dict, keys: dict, cases, *, seconds: float, 
             command, env = found if isinstance(found, tuple) else (found, None)
             procs[target] = _start(command, logs[-1],
                                    None if env is None else {**os.environ, **env})
-        for target in targets:
-            _wait_ready(ports[target], procs[target], timeout=ready_timeout)
+            # one at a time: two local Ray clusters starting at once on a small machine can
+            # time out (the raylet waits for its agents); a ready server only idles meanwhile
+            try:
+                _wait_ready(ports[target], procs[target], timeout=ready_timeout)
+            except (RuntimeError, TimeoutError) as exc:
+                logs[-1].flush()
+                tail = Path(logs[-1].name).read_text(errors="replace").splitlines()[-15:]
+                raise RuntimeError(f"{target}: {exc}; the end of its log:\n"
+                                   + "\n".join(tail)) from None
         for model, features, c in cases:
             path = f"/v2/models/{model}/infer"
             for target in targets:

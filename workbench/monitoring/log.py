@@ -272,22 +272,25 @@ class PredictionLog(upkeep.WriterCare):
             return 0
         rows, summaries = [], []
         max_inputs = self.max_input_rows
+        dumps, numpy_option, ndarray = orjson.dumps, orjson.OPT_SERIALIZE_NUMPY, np.ndarray
         for (at, request_id, model, version, protocol, status, latency, n_rows, outputs, inputs,
              error, role, shadow_of, agreement, key_id) in batch:
-            if type(outputs) is np.ndarray:
-                outputs_json, outputs = _json_list(outputs), outputs.tolist()
+            if type(outputs) is ndarray:
+                if outputs.dtype.kind in "biuf" and outputs.flags.c_contiguous:
+                    outputs_json = dumps(outputs, option=numpy_option).decode()
+                else:
+                    outputs_json = _json_list(outputs)
+                outputs = outputs.tolist()
             else:
-                outputs_json = None if outputs is None else orjson.dumps(outputs).decode()
+                outputs_json = None if outputs is None else dumps(outputs).decode()
             if role is None:            # shadow answers are not client traffic
-                summaries.append({"time": at, "model": model, "version": version,
-                                  "status": status, "latency_ms": latency, "rows": n_rows,
-                                  "outputs": outputs})
+                summaries.append((at, model, version, status, latency, n_rows, outputs))
             if inputs is not None:
                 inputs = _json_list(np.asarray(inputs)[:max_inputs])
             rows.append((at, request_id, model, version, protocol, status, latency, n_rows,
                          outputs_json, inputs, error, role, shadow_of, agreement, key_id))
         with self._write_lock:    # one transaction: the rows and their roll-ups
-            self._tables.append(rows, *rollup.summarise(summaries))
+            self._tables.append(rows, *rollup.summarise_rows(summaries))
         self.written_ += len(rows)
         return len(rows)
 

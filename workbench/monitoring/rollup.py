@@ -17,8 +17,6 @@ Requests that named no known model are kept under model ``""`` and version ``0``
 from __future__ import annotations
 
 import math
-from collections import Counter
-
 import numpy as np
 
 #: latency buckets per doubling
@@ -51,17 +49,31 @@ def summarise(records) -> tuple[list, list, list]:
     ``records`` are dicts (or objects) with ``time, model, version, status, latency_ms, rows`` and
     ``outputs`` (a list of predictions, or None).
     """
-    status, latency, outputs = Counter(), Counter(), Counter()
-    rows_sum, lat_sum = Counter(), Counter()
-    for r in records:
-        key = (r["model"] or "", r["version"] or 0, int(r["time"]))
-        status[key + (r["status"],)] += 1
-        rows_sum[key + (r["status"],)] += r["rows"] or 0
-        lat_sum[key + (r["status"],)] += r["latency_ms"]
-        latency[key + (latency_bucket(r["latency_ms"]),)] += 1
-        for value in r["outputs"] or ():
-            outputs[key + (output_key(value),)] += 1
-    return ([k + (n, rows_sum[k], lat_sum[k]) for k, n in status.items()],
+    return summarise_rows((r["time"], r["model"], r["version"], r["status"], r["latency_ms"],
+                           r["rows"], r["outputs"]) for r in records)
+
+
+def summarise_rows(rows) -> tuple[list, list, list]:
+    """:func:`summarise` of tuples ``(time, model, version, status, latency_ms, rows,
+    outputs)``: what the log writer calls, once per batch, without a dict per record."""
+    status, latency, outputs = {}, {}, {}
+    log2, floor = math.log2, math.floor
+    for at, model, version, code, ms, n_rows, values in rows:
+        key = (model or "", version or 0, int(at))
+        skey = key + (code,)
+        entry = status.get(skey)
+        if entry is None:
+            status[skey] = [1, n_rows or 0, 0 + ms]
+        else:
+            entry[0] += 1
+            entry[1] += n_rows or 0
+            entry[2] += ms
+        lkey = key + (floor(BUCKETS_PER_OCTAVE * log2(max(ms, 1e-3))),)
+        latency[lkey] = latency.get(lkey, 0) + 1
+        for value in values or ():
+            okey = key + (str(value) if type(value) is int else output_key(value),)
+            outputs[okey] = outputs.get(okey, 0) + 1
+    return ([k + tuple(v) for k, v in status.items()],
             [k + (n,) for k, n in latency.items()],
             [k + (n,) for k, n in outputs.items()])
 

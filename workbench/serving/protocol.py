@@ -143,6 +143,7 @@ class V2Request:
     binary_outputs: set | None = None
 
 
+_MAXIMUM, _MINIMUM = np.maximum.reduce, np.minimum.reduce
 _FLOAT_MAX = {"float32": float(np.finfo(np.float32).max), "float64": float(np.finfo(np.float64).max)}
 
 
@@ -176,7 +177,8 @@ def _fast_v2(payload, signature: dict, limits: Limits):
     if arr.dtype.kind not in "fi" or arr.size != rows * features or dtype not in _FLOAT_MAX:
         return None
     bound = _FLOAT_MAX[dtype]
-    if not (arr.max() <= bound and arr.min() >= -bound):   # False for NaN too
+    # the ufuncs' own reductions (ndarray.max/min add two Python-level wrappers); False for NaN
+    if not (_MAXIMUM(arr, axis=None) <= bound and _MINIMUM(arr, axis=None) >= -bound):
         return None
     return V2Request(arr.reshape(rows, features).astype(dtype, copy=False), request_id, None,
                      parameters)

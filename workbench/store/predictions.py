@@ -8,6 +8,8 @@ the roll-ups are in :mod:`.rollups`.
 """
 from __future__ import annotations
 
+import orjson
+
 from .migrations import Migration
 from .rollups import RollupReads
 from .upkeep import POSTGRESQL_LOG_HEALTH, SQLITE_LOG_HEALTH, LogUpkeep
@@ -126,6 +128,26 @@ ON CONFLICT (model, second, version, output) DO UPDATE SET
 """
 
 
+def _batched(sql: str) -> str:
+    """``sql`` (``INSERT INTO t (…) VALUES (?, …) [ON CONFLICT …]``) fed by one JSON array of
+    rows instead: ``… SELECT value ->> 0, … FROM json_each(?) WHERE true [ON CONFLICT …]``.
+
+    SQLite then writes a whole batch in one statement step, which Python's ``sqlite3`` runs with
+    the GIL released, instead of one step (one GIL release and re-acquire) per row. ``->>`` gives
+    every number, string and NULL back exactly as binding it would, and a nested array (the
+    ``outputs``/``inputs`` JSON, when passed as arrays) as its JSON text.
+    """
+    head, _, tail = sql.partition("VALUES")
+    conflict = tail.partition(")")[2].strip()
+    values = ", ".join(f"value ->> {i}" for i in range(sql.count("?")))
+    return f"{head.strip()} SELECT {values} FROM json_each(?) WHERE true {conflict}".strip()
+
+
+#: SQLite: each write statement over one JSON parameter per batch (see :func:`_batched`)
+_SQLITE_BATCH = {sql: _batched(sql)
+                 for sql in (_INSERT, _UPSERT_STATUS, _UPSERT_LATENCY, _UPSERT_OUTPUTS)}
+
+
 class PredictionTables(RollupReads, LogUpkeep):
     """Named statements on the prediction log's tables.
 
@@ -151,7 +173,7 @@ class PredictionTables(RollupReads, LogUpkeep):
         ``outputs``: ``(model, version, second, output, count)``."""
         with self.db.write(lock="predictions") as conn:
             if rows:
-                conn.executemany(_INSERT, rows)
+                self._many(conn, _INSERT, rows)
             self._add_rollups(conn, status, latency, outputs)
 
     def add_rollups(self, status=(), latency=(), outputs=()) -> None:
@@ -159,14 +181,26 @@ class PredictionTables(RollupReads, LogUpkeep):
         with self.db.write(lock="predictions") as conn:
             self._add_rollups(conn, status, latency, outputs)
 
-    @staticmethod
-    def _add_rollups(conn, status, latency, outputs) -> None:
+    def _add_rollups(self, conn, status, latency, outputs) -> None:
         if status:
-            conn.executemany(_UPSERT_STATUS, status)
+            self._many(conn, _UPSERT_STATUS, status)
         if latency:
-            conn.executemany(_UPSERT_LATENCY, latency)
+            self._many(conn, _UPSERT_LATENCY, latency)
         if outputs:
-            conn.executemany(_UPSERT_OUTPUTS, outputs)
+            self._many(conn, _UPSERT_OUTPUTS, outputs)
+
+    def _many(self, conn, sql: str, rows) -> None:
+        """``executemany``; on SQLite as one statement over the rows as a JSON array (a serving
+        worker's log writer then holds the GIL for the encoding only, not per row)."""
+        if self.db.dialect == "sqlite":
+            try:
+                batch = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)
+            except TypeError:       # a value JSON cannot hold: let sqlite3 bind (or refuse) it
+                batch = None
+            if batch is not None:
+                conn.execute(_SQLITE_BATCH[sql], (batch,))
+                return
+        conn.executemany(sql, rows)
 
     # -- reading requests ----------------------------------------------------------------------
     def count(self) -> int:
