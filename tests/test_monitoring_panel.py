@@ -184,3 +184,37 @@ def test_start_with_a_delay_refreshes_after_it(home):
 
     begun = asyncio.run(run())
     assert len(calls) == 1 and calls[0] - begun >= 0.2
+
+
+def test_a_dropdown_change_after_the_monitor_was_closed_says_so_in_the_status_line(home):
+    dash = MonitoringDashboard(home, window=300)
+    dash.monitor.close()                          # what the walkthrough's clean-up cell does
+    dash._window.value = 60                       # raises if the error escaped the callback
+    message = dash._message.value
+    assert "show iris failed:" in message and "details" in message
+
+
+def test_a_failing_periodic_refresh_names_the_refresh_and_recovers(home, monkeypatch):
+    dash = MonitoringDashboard(home, interval=0.05)
+    real = dash.refresh
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dash, "refresh", flaky)
+    seen = []
+
+    async def run():
+        dash.start()
+        await asyncio.sleep(0.02)
+        seen.append(dash._message.value)
+        await asyncio.sleep(0.3)
+        dash.stop()
+
+    asyncio.run(run())
+    assert "refresh failed:" in seen[0] and "the database went away" in seen[0]
+    assert dash._message.value == ""              # the next refresh worked: the message is gone

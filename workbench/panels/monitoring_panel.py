@@ -18,6 +18,7 @@ import ipywidgets as widgets
 from ..monitoring import Monitor
 from ..monitoring.usage import usage_report
 from ..rollout.state import load_state
+from .actions import error_html, run_action
 from .dashboard_html import alerts_html, history_html, kpi_tile, versions_html
 from .drift_html import drift_summary_html, drift_table_html
 from .loop_html import quality_html, rollout_html
@@ -160,7 +161,7 @@ class MonitoringDashboard(widgets.VBox):
 
     def _on_control_change(self, _change):
         if not self._refreshing:  # a refresh that updates the model list must not recurse
-            self.refresh()
+            run_action(f"show {self._model.value}", self.refresh, show=self._show_message)
 
     def refresh(self, now: float | None = None, *, quick: bool = False):
         """Recompute the snapshot and redraw every part; returns the snapshot.
@@ -269,11 +270,14 @@ class MonitoringDashboard(widgets.VBox):
                     if "refresh failed" in self._message.value:
                         self._message.value = ""  # recovered
                 except Exception as exc:  # noqa: BLE001 - keep the dashboard alive; show what went wrong
-                    self._message.value = f"<span style='color:#b00'>refresh failed: {escape(str(exc))}</span>"
+                    self._show_message(error_html("refresh", exc))
                 await asyncio.sleep(self.interval)
 
         self._task = asyncio.ensure_future(loop())
         return self._task
+
+    def _show_message(self, html: str):
+        self._message.value = html
 
     def stop(self):
         """Stop the periodic refresh."""
