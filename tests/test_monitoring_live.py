@@ -60,6 +60,8 @@ def test_drifting_traffic_is_detected(digits_service, tmp_path):
     monitor.close()
     assert report.n_live_rows > 50
     assert report.status == "major" and report.drift_share > 0.1
+    # the demo registers the data set's column names: the drift report speaks of pixels, not x28
+    assert {f.feature for f in report.features} == set(load_dataset("digits").feature_names)
 
 
 def test_simulate_command_creates_and_revokes_its_own_key(digits_service, capsys):

@@ -295,3 +295,26 @@ def test_forest_and_onnx_round_trip_through_register_archive_and_import(tmp_path
     assert imported.sha256 == mv.sha256 and imported.model_class == mv.model_class
     np.testing.assert_array_equal(other.load("m").predict_proba(X), expected)
     assert reg.verify() == [] and other.verify() == []
+
+
+def test_feature_names_given_at_registration_name_the_signature_and_the_reference(reg):
+    names = ["petal", "sepal", "stem", "leaf"]
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    v = reg.register("named", FakeModel(0), reference=X, feature_names=names)
+    assert v.signature["feature_names"] == names
+    assert list(reg.reference("named", v.version)["feature_names"]) == names
+    plain = reg.register("named", FakeModel(1), reference=X)
+    assert list(reg.reference("named", plain.version)["feature_names"]) == ["x0", "x1", "x2", "x3"]
+
+
+@pytest.mark.parametrize("names, said", [
+    (["a", "b", "c"], "3 feature names for a model that takes 4 features"),
+    (["a", "b", "c", "c"], "duplicates"),
+    ("abcd", "a list of non-empty strings"),
+    (["a", "b", "", "d"], "a list of non-empty strings"),
+    ([1, 2, 3, 4], "a list of non-empty strings"),
+])
+def test_bad_feature_names_are_refused_before_anything_is_stored(reg, names, said):
+    with pytest.raises(ValueError, match=said):
+        reg.register("named", FakeModel(0), feature_names=names)
+    assert "named" not in reg.models()

@@ -82,7 +82,7 @@ def train_digits_versions(home, *, progress: bool = True) -> list:
                 "digits", model, metrics={"accuracy": accuracy}, params={"hidden_layer_sizes": list(sizes),
                                                                          "epochs": epochs},
                 tags={"data": "digits"}, description=f"digits MLP {sizes}, {epochs} epochs",
-                reference=X_train))
+                reference=X_train, feature_names=data.feature_names))
         # v1 went live first, then v2 was promoted: production can be rolled back to v1
         registry.set_alias("digits", "production", versions[0].version)
         registry.set_alias("digits", "production", versions[1].version)
@@ -117,7 +117,8 @@ def train_candidate(home, *, mislabelled: float = 0.8):
             "digits", model, metrics={"accuracy": float(model.score(X_test, y_test))},
             params={"hidden_layer_sizes": [64], "mislabelled": mislabelled},
             description=f"a candidate trained with {mislabelled:.0%} wrong labels (the demo's bad "
-                        "rollout)", reference=X_train, parent=versions[-1])
+                        "rollout)", reference=X_train, parent=versions[-1],
+            feature_names=data.feature_names)
 
 
 def start_candidate_rollout(home, candidate) -> str:

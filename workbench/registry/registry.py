@@ -85,7 +85,7 @@ class Registry(AliasOps, TrafficOps):
 
     # ------------------------------------------------------------------ writing
     def register(self, name, model, *, metrics=None, params=None, tags=None, description="",
-                 reference=None, parent=None) -> ModelVersion:
+                 reference=None, parent=None, feature_names=None) -> ModelVersion:
         """Store ``model`` as the next version of ``name`` and return its record.
 
         Parameters
@@ -100,6 +100,10 @@ class Registry(AliasOps, TrafficOps):
             Training inputs; their drift statistics are stored (see :meth:`reference`).
         parent : (name, version) or ModelVersion, optional
             The version this one derives from.
+        feature_names : list of str, optional
+            Names of the input columns, for a model fitted on a plain array (a model fitted on a
+            DataFrame already knows them). They go into the signature and the drift reference, so
+            the dashboard says ``pixel_3_4`` rather than ``x28``.
         """
         check_name(name)
         if not callable(getattr(model, "to_spec", None)):
@@ -113,6 +117,8 @@ class Registry(AliasOps, TrafficOps):
         spec, arrays = model.to_spec()
         signature = model.signature() if callable(getattr(model, "signature", None)) else None
         signature = check_json_dict(signature, "signature") or None
+        if feature_names is not None:
+            signature = _with_feature_names(signature or {}, feature_names)
         sha, size = self.blobs.put(codec.encode(spec, arrays))
         ref_sha = ref_size = None
         if reference is not None:
@@ -351,3 +357,15 @@ class Registry(AliasOps, TrafficOps):
                                        f"(it has versions {have[0]} to {have[1]})")
         return row
 
+
+def _with_feature_names(signature: dict, feature_names) -> dict:
+    """``signature`` naming its input columns ``feature_names`` (checked against n_features)."""
+    if isinstance(feature_names, str) or not all(isinstance(f, str) and f for f in feature_names):
+        raise InvalidInputError("feature_names must be a list of non-empty strings")
+    names = list(feature_names)
+    expected = signature.get("n_features")
+    if expected is not None and len(names) != expected:
+        raise InvalidInputError(f"{len(names)} feature names for a model that takes {expected} features")
+    if len(set(names)) != len(names):
+        raise InvalidInputError("feature_names has duplicates")
+    return {**signature, "feature_names": names}
