@@ -46,6 +46,9 @@ def voila_command(port: int, notebook: Path | None = None, *, cull_idle_timeout:
     :func:`voila_env`), walkthrough cells left out and one pre-heated kernel (set here, not
     only in ``voila.json``, which Voila reads only from its working directory), and the kernel
     limits of :class:`workbench.panels.voila_kernels.DashboardKernelManager` (the pool counts).
+    For a quick first render: the pre-heated kernel imports :data:`PRELOAD` before it runs the
+    notebook, the page loads only :data:`PAGE_EXTENSIONS`, and the pool is refilled
+    :data:`POOL_REFILL_DELAY` seconds after a page took its kernel.
     """
     notebook = Path(notebook or dashboard_notebook()).resolve()
     return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
