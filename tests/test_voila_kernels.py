@@ -27,7 +27,7 @@ def test_preload_argument_is_one_ipykernel_option_leaving_no_name_behind():
     assert option.startswith("--IPKernelApp.exec_lines=")
     code = option.split("=", 1)[1]
     namespace = {}
-    exec(code, namespace)  # noqa: S102 - the line the kernel runs, on trusted module names
+    exec(code, namespace)  # the line the kernel runs, on trusted module names
     assert set(namespace) == {"__builtins__"}  # nothing left in the notebook's namespace
 
 
