@@ -19,6 +19,17 @@ from .walkthroughs import notebook_path
 #: defaults of the dashboard's kernel limits (see workbench.panels.voila_kernels)
 CULL_IDLE_TIMEOUT, CULL_INTERVAL, MAX_KERNELS = 120, 10, 8
 KERNEL_MANAGER = "workbench.panels.voila_kernels.DashboardKernelManager"
+#: the only JupyterLab extensions the page loads: the widget manager (ipywidgets 8). Voila loads
+#: every installed one otherwise (jupytext, themes, ...): more JavaScript before the tiles show
+PAGE_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8")
+#: seconds Voila waits, after a page took the pre-heated kernel, before starting the next one:
+#: not at once, so the new kernel's start does not compete with that page's first render
+POOL_REFILL_DELAY = 4
+#: what the dashboard's first *full* refresh imports (SciPy for drift, matplotlib for the charts):
+#: a pre-heated kernel imports it before it runs the notebook, so that this refresh, 0.5 s after
+#: the page was rendered, does not hold up the first page that attaches to the kernel
+PRELOAD = ("workbench.panels.monitoring_panel", "workbench.monitoring.quality", "scipy.stats",
+           "matplotlib.figure", "matplotlib.backends.backend_agg")
 
 
 def dashboard_notebook() -> Path:
@@ -35,6 +46,9 @@ def voila_command(port: int, notebook: Path | None = None, *, cull_idle_timeout:
     :func:`voila_env`), walkthrough cells left out and one pre-heated kernel (set here, not
     only in ``voila.json``, which Voila reads only from its working directory), and the kernel
     limits of :class:`workbench.panels.voila_kernels.DashboardKernelManager` (the pool counts).
+    For a quick first render: the pre-heated kernel imports :data:`PRELOAD` before it runs the
+    notebook, the page loads only :data:`PAGE_EXTENSIONS`, and the pool is refilled
+    :data:`POOL_REFILL_DELAY` seconds after a page took its kernel.
     """
     notebook = Path(notebook or dashboard_notebook()).resolve()
     return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
@@ -42,8 +56,11 @@ def voila_command(port: int, notebook: Path | None = None, *, cull_idle_timeout:
             "--Voila.auto_token=True", "--VoilaExecutor.timeout=120",
             "--TagRemovePreprocessor.remove_cell_tags=walkthrough",
             f"--VoilaConfiguration.preheat_kernel={preheat}", "--VoilaConfiguration.default_pool_size=1",
+            f"--VoilaKernelManager.fill_delay={POOL_REFILL_DELAY}",
+            f"--VoilaConfiguration.extension_allowlist={list(PAGE_EXTENSIONS)!r}",
             f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
             f"--DashboardKernelManager.max_kernels={max_kernels}",
+            *(f"--DashboardKernelManager.preload={name}" for name in PRELOAD),
             f"--DashboardKernelManager.cull_idle_timeout={cull_idle_timeout}",
             f"--DashboardKernelManager.cull_interval={cull_interval}",
             "--DashboardKernelManager.cull_connected=False"]
