@@ -20,6 +20,7 @@ from . import upkeep as _upkeep
 from .drift import DriftReport, drift_report
 from .log import FILENAME, open_tables
 from .rollup import percentile_from_buckets
+from .traffic import WindowRollups, read_window
 from .versions import VersionComparison, compare_versions
 
 #: seconds over which the current request rate is measured
@@ -170,9 +171,10 @@ class Monitor:
         now = time.time() if now is None else float(now)
         lo, hi = window_seconds(now, window)
         t = self._tables
-        status_rows = t.status_by_version(model, lo, hi)
-        lat_rows = t.latency_by_version(model, lo, hi)
-        outputs = dict(t.output_counts(model, lo, hi))
+        rollups = read_window(t, model, lo, hi, _step(window, step))
+        status_rows = rollups.status_by_version
+        lat_rows = rollups.latency_by_version
+        outputs = dict(rollups.output_counts)
         last = t.last_second(model)
         recent_span = int(min(RECENT_S, window))
         recent = t.requests_between(model, hi - recent_span, hi - 1)  # complete seconds only
@@ -212,8 +214,9 @@ class Monitor:
             last_request=float(last) if last is not None else None, aliases=aliases, live_version=live,
             drift=(self.drift(model, live, window=window, now=now, max_rows=drift_rows)
                    if live and with_drift else None),
-            timeseries=self.timeseries(model, window=window, now=now, step=step),
-            comparison=compare_versions(self._tables, self.registry, model, lo=lo, hi=hi),
+            timeseries=_timeseries(rollups),
+            comparison=compare_versions(self._tables, self.registry, model, lo=lo, hi=hi,
+                                        rollups=rollups),
         )
 
     def compare_versions(self, model: str, *, window: float = 300, now: float | None = None,
@@ -229,26 +232,9 @@ class Monitor:
         """Requests per second, p50/p99 latency and error rate in steps of ``step`` seconds
         (about 60 steps over the window by default)."""
         now = time.time() if now is None else float(now)
-        step = int(step or max(1, round(window / 60)))
-        if step < 1:
-            raise ValueError(f"step must be at least 1 second, got {step!r}")
+        step = _step(window, step)
         lo, hi = window_seconds(now, window)
-        n_steps = max(1, math.ceil((hi - lo + 1) / step))
-        start = lo + step * np.arange(n_steps)
-        req, err = np.zeros(n_steps), np.zeros(n_steps)
-        for k, n, e in self._tables.requests_per_step(model, lo, hi, step):
-            req[k], err[k] = n, e or 0
-        per_step: dict = {}
-        for k, b, n in self._tables.latency_per_step(model, lo, hi, step):
-            per_step.setdefault(k, ([], []))
-            per_step[k][0].append(b)
-            per_step[k][1].append(n)
-        p50, p99 = np.full(n_steps, np.nan), np.full(n_steps, np.nan)
-        for k, (b, n) in per_step.items():
-            p50[k], p99[k] = percentile_from_buckets(b, n, 50), percentile_from_buckets(b, n, 99)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.where(req > 0, err / np.where(req > 0, req, 1), np.nan)
-        return TimeSeries(start.astype(np.float64), req / step, p50, p99, rate)
+        return _timeseries(read_window(self._tables, model, lo, hi, step))
 
     # -- drift -------------------------------------------------------------------------------
     def live_inputs(self, model: str, *, version: int | None = None, window: float = 300,
@@ -259,7 +245,8 @@ class Monitor:
         the newest row) are left out."""
         now = time.time() if now is None else float(now)
         rows: list = []
-        for (blob,) in self._tables.sampled_inputs(model, now - window, now, version):
+        for (blob,) in self._tables.sampled_inputs(model, now - window, now, version,
+                                                   page=max(1, int(max_rows))):
             batch = orjson.loads(blob)
             if n_features is None and batch:
                 n_features = len(batch[0])
@@ -330,3 +317,32 @@ class Monitor:
             deliver_in_background(self.home, load_webhooks(self.home),
                                   [alert_event(s) for s in changed])
         return Snapshot(now, float(window), healths, tuple(states))
+
+
+def _step(window: float, step: float | None) -> int:
+    """Seconds per time step: ``step``, or about 60 steps over the window."""
+    step = int(step or max(1, round(window / 60)))
+    if step < 1:
+        raise ValueError(f"step must be at least 1 second, got {step!r}")
+    return step
+
+
+def _timeseries(rollups: WindowRollups) -> TimeSeries:
+    """Requests per second, p50/p99 latency and error rate per step of ``rollups``."""
+    lo, hi, step = rollups.lo, rollups.hi, rollups.step
+    n_steps = max(1, math.ceil((hi - lo + 1) / step))
+    start = lo + step * np.arange(n_steps)
+    req, err = np.zeros(n_steps), np.zeros(n_steps)
+    for k, n, e in rollups.requests_per_step:
+        req[k], err[k] = n, e
+    per_step: dict = {}
+    for k, b, n in rollups.latency_per_step:
+        per_step.setdefault(k, ([], []))
+        per_step[k][0].append(b)
+        per_step[k][1].append(n)
+    p50, p99 = np.full(n_steps, np.nan), np.full(n_steps, np.nan)
+    for k, (b, n) in per_step.items():
+        p50[k], p99[k] = percentile_from_buckets(b, n, 50), percentile_from_buckets(b, n, 99)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(req > 0, err / np.where(req > 0, req, 1), np.nan)
+    return TimeSeries(start.astype(np.float64), req / step, p50, p99, rate)

@@ -58,3 +58,18 @@ class RollupReads:
         return self.db.query(
             "SELECT (second - ?) / ?, bucket, SUM(requests) FROM rollup_latency "
             "WHERE model = ? AND second BETWEEN ? AND ? GROUP BY 1, 2", (lo, step, model, lo, hi))
+
+    def window_rollups(self, model, lo, hi, step) -> tuple[list, list, list]:
+        """Everything a refresh reads from the roll-ups of ``model`` over seconds ``[lo, hi]``,
+        in three statements (one scan of each roll-up): ``(step index, version, status,
+        requests, rows)``, ``(step index, version, bucket, requests)`` and ``(version, output,
+        count)``, steps of ``step`` seconds from ``lo``."""
+        args = (lo, step, model, lo, hi)
+        return (self.db.query(
+                    "SELECT (second - ?) / ?, version, status, SUM(requests), SUM(rows) FROM "
+                    "rollup_status WHERE model = ? AND second BETWEEN ? AND ? GROUP BY 1, 2, 3",
+                    args),
+                self.db.query(
+                    "SELECT (second - ?) / ?, version, bucket, SUM(requests) FROM rollup_latency "
+                    "WHERE model = ? AND second BETWEEN ? AND ? GROUP BY 1, 2, 3", args),
+                self.outputs_by_version(model, lo, hi))
