@@ -137,13 +137,16 @@ class LoopTables:
     def served_outputs(self, model: str, version: int, lo, hi, limit: int = 5000) -> list:
         """The newest logged outputs (flattened rows) of ``version`` in [lo, hi], at most
         ``limit``: read newest first through the index ``predictions_served``, a page of
-        ``limit`` requests at a time (a request answers one row or more)."""
+        ``limit`` requests at a time (a request answers one row or more). On SQLite ``+time``
+        keeps the planner from taking the time index instead (it would then sort the whole
+        window); PostgreSQL, planning with the values, picks the best index by itself."""
         out: list = []
         before = None
+        t = "+time" if self.db.dialect == "sqlite" else "time"
         while len(out) < limit:
             page = self.db.query(
                 "SELECT id, outputs FROM predictions WHERE model = ? AND version = ? AND "
-                "status = 200 AND role IS NULL AND time >= ? AND time <= ?"
+                f"status = 200 AND role IS NULL AND {t} >= ? AND {t} <= ?"
                 + ("" if before is None else " AND id < ?") + " ORDER BY id DESC LIMIT ?",
                 (model, version, *_bounds(lo, hi), *(() if before is None else (before,)),
                  int(limit)))
