@@ -20,7 +20,7 @@ from . import upkeep as _upkeep
 from .drift import DriftReport, drift_report
 from .log import FILENAME, open_tables
 from .rollup import percentile_from_buckets
-from .traffic import WindowRollups, read_window
+from .traffic import TimeSeries, read_window, step_seconds, timeseries_of
 from .versions import VersionComparison, compare_versions
 
 #: seconds over which the current request rate is measured
@@ -46,17 +46,6 @@ class VersionHealth:
     p50_ms: float
     p99_ms: float
     error_rate: float
-
-
-@dataclass(frozen=True)
-class TimeSeries:
-    """Per-step traffic: ``start`` (UNIX seconds of each step) and one value per step."""
-
-    start: np.ndarray
-    requests_per_s: np.ndarray
-    p50_ms: np.ndarray
-    p99_ms: np.ndarray
-    error_rate: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -171,7 +160,7 @@ class Monitor:
         now = time.time() if now is None else float(now)
         lo, hi = window_seconds(now, window)
         t = self._tables
-        rollups = read_window(t, model, lo, hi, _step(window, step))
+        rollups = read_window(t, model, lo, hi, step_seconds(window, step))
         status_rows = rollups.status_by_version
         lat_rows = rollups.latency_by_version
         outputs = dict(rollups.output_counts)
@@ -214,7 +203,7 @@ class Monitor:
             last_request=float(last) if last is not None else None, aliases=aliases, live_version=live,
             drift=(self.drift(model, live, window=window, now=now, max_rows=drift_rows)
                    if live and with_drift else None),
-            timeseries=_timeseries(rollups),
+            timeseries=timeseries_of(rollups),
             comparison=compare_versions(self._tables, self.registry, model, lo=lo, hi=hi,
                                         rollups=rollups),
         )
@@ -232,9 +221,9 @@ class Monitor:
         """Requests per second, p50/p99 latency and error rate in steps of ``step`` seconds
         (about 60 steps over the window by default)."""
         now = time.time() if now is None else float(now)
-        step = _step(window, step)
+        step = step_seconds(window, step)
         lo, hi = window_seconds(now, window)
-        return _timeseries(read_window(self._tables, model, lo, hi, step))
+        return timeseries_of(read_window(self._tables, model, lo, hi, step))
 
     # -- drift -------------------------------------------------------------------------------
     def live_inputs(self, model: str, *, version: int | None = None, window: float = 300,
@@ -318,31 +307,3 @@ class Monitor:
                                   [alert_event(s) for s in changed])
         return Snapshot(now, float(window), healths, tuple(states))
 
-
-def _step(window: float, step: float | None) -> int:
-    """Seconds per time step: ``step``, or about 60 steps over the window."""
-    step = int(step or max(1, round(window / 60)))
-    if step < 1:
-        raise ValueError(f"step must be at least 1 second, got {step!r}")
-    return step
-
-
-def _timeseries(rollups: WindowRollups) -> TimeSeries:
-    """Requests per second, p50/p99 latency and error rate per step of ``rollups``."""
-    lo, hi, step = rollups.lo, rollups.hi, rollups.step
-    n_steps = max(1, math.ceil((hi - lo + 1) / step))
-    start = lo + step * np.arange(n_steps)
-    req, err = np.zeros(n_steps), np.zeros(n_steps)
-    for k, n, e in rollups.requests_per_step:
-        req[k], err[k] = n, e
-    per_step: dict = {}
-    for k, b, n in rollups.latency_per_step:
-        per_step.setdefault(k, ([], []))
-        per_step[k][0].append(b)
-        per_step[k][1].append(n)
-    p50, p99 = np.full(n_steps, np.nan), np.full(n_steps, np.nan)
-    for k, (b, n) in per_step.items():
-        p50[k], p99[k] = percentile_from_buckets(b, n, 50), percentile_from_buckets(b, n, 99)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(req > 0, err / np.where(req > 0, req, 1), np.nan)
-    return TimeSeries(start.astype(np.float64), req / step, p50, p99, rate)

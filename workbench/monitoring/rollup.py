@@ -99,14 +99,15 @@ def add_batch(tables, records) -> None:
 
 def percentile_from_buckets(buckets, counts, q: float) -> float:
     """Estimate the ``q``-th percentile (0–100) from bucket counts, interpolating inside a bucket
-    on the log scale. Returns NaN when there are no counts."""
+    on the log scale. Returns NaN when there are no counts. A bucket may appear more than once
+    (one row per version, say): its counts are added up first."""
     buckets = np.asarray(buckets)
     counts = np.asarray(counts, dtype=np.float64)
     total = counts.sum()
     if total <= 0:
         return float("nan")
-    order = np.argsort(buckets)
-    buckets, counts = buckets[order], counts[order]
+    buckets, where = np.unique(buckets, return_inverse=True)   # sorted, each bucket once
+    counts = np.bincount(where.ravel(), weights=counts, minlength=len(buckets))
     cum = np.cumsum(counts)
     rank = q / 100.0 * total
     i = int(np.searchsorted(cum, rank, side="left"))

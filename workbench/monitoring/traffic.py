@@ -9,8 +9,24 @@ once instead of seven times. The sums are exact (integers added in Python).
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
+
+import numpy as np
+
+from .rollup import percentile_from_buckets
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """Per-step traffic: ``start`` (UNIX seconds of each step) and one value per step."""
+
+    start: np.ndarray
+    requests_per_s: np.ndarray
+    p50_ms: np.ndarray
+    p99_ms: np.ndarray
+    error_rate: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -75,3 +91,32 @@ def read_window(tables, model: str, lo: int, hi: int, step: int) -> WindowRollup
     status, latency, outputs = tables.window_rollups(model, lo, hi, step)
     return WindowRollups(lo, hi, step, [tuple(r) for r in status], [tuple(r) for r in latency],
                          [tuple(r) for r in outputs])
+
+
+def step_seconds(window: float, step: float | None) -> int:
+    """Seconds per time step: ``step``, or about 60 steps over the window."""
+    step = int(step or max(1, round(window / 60)))
+    if step < 1:
+        raise ValueError(f"step must be at least 1 second, got {step!r}")
+    return step
+
+
+def timeseries_of(rollups: WindowRollups) -> TimeSeries:
+    """Requests per second, p50/p99 latency and error rate per step of ``rollups``."""
+    lo, hi, step = rollups.lo, rollups.hi, rollups.step
+    n_steps = max(1, math.ceil((hi - lo + 1) / step))
+    start = lo + step * np.arange(n_steps)
+    req, err = np.zeros(n_steps), np.zeros(n_steps)
+    for k, n, e in rollups.requests_per_step:
+        req[k], err[k] = n, e
+    per_step: dict = {}
+    for k, b, n in rollups.latency_per_step:
+        per_step.setdefault(k, ([], []))
+        per_step[k][0].append(b)
+        per_step[k][1].append(n)
+    p50, p99 = np.full(n_steps, np.nan), np.full(n_steps, np.nan)
+    for k, (b, n) in per_step.items():
+        p50[k], p99[k] = percentile_from_buckets(b, n, 50), percentile_from_buckets(b, n, 99)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(req > 0, err / np.where(req > 0, req, 1), np.nan)
+    return TimeSeries(start.astype(np.float64), req / step, p50, p99, rate)

@@ -213,8 +213,9 @@ class PredictionTables(RollupReads, UsageReads, LogUpkeep):
     def analyze(self) -> None:
         """Refresh the query planner's statistics of the log's tables (after a bulk load or a
         big prune: PostgreSQL's autovacuum gets to it only later, and until then plans for an
-        empty table). SQLite: ``PRAGMA optimize``, which analyses only what needs it."""
-        with self.db.write(lock="predictions") as conn:
+        empty table). SQLite: ``PRAGMA optimize``, which analyses only what needs it. On
+        PostgreSQL it takes a lock of its own: log writers go on meanwhile."""
+        with self.db.write(lock="analyze") as conn:
             if self.db.dialect == "sqlite":
                 conn.execute("PRAGMA optimize")
             else:
