@@ -253,12 +253,23 @@ class Monitor:
         version = version or self.live_version(model)
         if version is None:
             return None
-        reference = self.registry.reference(model, version)
+        reference = self._reference(model, version)
         if reference is None:
             return None
         X = self.live_inputs(model, version=version, window=window, now=now, max_rows=max_rows,
                              n_features=len(reference["feature_names"]))
         return drift_report(reference, X, model=model, version=version)
+
+    def _reference(self, model: str, version: int) -> dict | None:
+        """The version's drift reference, decoded once per content hash (a stored reference
+        never changes: the hash names its bytes)."""
+        sha = self.registry.get_version(model, version).reference_sha256
+        if sha is None:
+            return None
+        cache = self.__dict__.setdefault("_references", {})
+        if sha not in cache:
+            cache[sha] = self.registry.reference(model, version)
+        return cache[sha]
 
     # -- quality from labels (see .quality) ----------------------------------------------------
     def quality(self, model: str, window: float | None = None, *, now: float | None = None,
