@@ -276,13 +276,22 @@ class Monitor:
                 step: float | None = None):
         """Accuracy/macro-F1 or RMSE/MAE per version from posted labels over the last ``window``
         seconds (all time when None), with 95 % intervals, labelled fraction and prediction
-        drift; ``step`` adds a timeline. Returns a :class:`~.quality.QualityReport`."""
+        drift; ``step`` adds a timeline. Returns a :class:`~.quality.QualityReport`.
+
+        The same question asked again for the same ``now`` (a snapshot's alert values, then the
+        dashboard's quality table, in one refresh) gets the report already made."""
         from .quality import quality_report
 
         now = time.time() if now is None else float(now)
+        key = (model, window, now, step)
+        last = self.__dict__.get("_last_quality")
+        if last is not None and last[0] == key:
+            return last[1]
         lo = -math.inf if window is None else now - float(window)
-        return quality_report(self.store.loop, self.registry, model, lo, now, step=step,
-                              reference_outputs=lambda v: self._reference_outputs(model, v))
+        report = quality_report(self.store.loop, self.registry, model, lo, now, step=step,
+                                reference_outputs=lambda v: self._reference_outputs(model, v))
+        self._last_quality = (key, report)
+        return report
 
     def _reference_outputs(self, model: str, version: int):
         from .quality import reference_outputs
