@@ -169,25 +169,20 @@ def indexes(home) -> set:
 
 
 def test_a_log_of_schema_3_gains_the_usage_rollup_and_the_index_on_opening(tmp_path, iris):
-    """Opening a log written before predictions migration 4 and loop migration 2 fills
-    ``rollup_usage`` from its requests and indexes the answered requests per version."""
+    """Opening a log written before predictions migration 4 fills ``rollup_usage`` from its
+    requests and indexes the answered requests per version."""
     fill(tmp_path, iris, n=3000)
     before = usage_report(tmp_path, by=["model", "version"], period="all")
     from store_helpers import raw_execute
 
-    with Store(tmp_path) as store:
-        _ = store.loop
-    assert "predictions_served" in indexes(tmp_path)
+    assert "predictions_served" in indexes(tmp_path)      # made with the log
     for sql in ("DELETE FROM rollup_usage", "DROP INDEX predictions_served",
-                "UPDATE schema_version SET version = 3 WHERE component = 'predictions'",
-                "UPDATE schema_version SET version = 1 WHERE component = 'loop'"):
+                "UPDATE schema_version SET version = 3 WHERE component = 'predictions'"):
         raw_execute(tmp_path, sql, "predictions.db")
     assert "predictions_served" not in indexes(tmp_path)
     with Store(tmp_path) as store:
         _ = store.predictions
         assert store.schema_versions()["predictions"] == 4
-        _ = store.loop
-        assert store.schema_versions()["loop"] == 2
     assert "predictions_served" in indexes(tmp_path)
     assert usage_report(tmp_path, by=["model", "version"], period="all") == before
     assert raw_execute(tmp_path, "SELECT COUNT(*) FROM rollup_usage", "predictions.db")[0][0] > 0

@@ -48,17 +48,11 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 CREATE INDEX IF NOT EXISTS predictions_request ON predictions (model, request_id)
     WHERE request_id IS NOT NULL"""
 
-#: the newest answers of one version first, without sorting the window (prediction drift)
-_SERVED_INDEX = ("CREATE INDEX IF NOT EXISTS predictions_served ON predictions "
-                 "(model, version, id) WHERE status = 200 AND role IS NULL")
-
 #: the closed loop's schema, oldest first (append to change it)
 MIGRATIONS = [
     Migration(1, "feedback labels, rollouts, controller lease, webhook deliveries",
               _V1.format(real="REAL", id="INTEGER PRIMARY KEY"),
               _V1.format(real="DOUBLE PRECISION", id="BIGSERIAL PRIMARY KEY")),
-    Migration(2, "index of answered client requests per model version, newest first",
-              _SERVED_INDEX, _SERVED_INDEX),
 ]
 
 ROLLOUT_COLUMNS = ("model", "alias", "baseline", "candidate", "state", "step", "policy",
@@ -136,7 +130,8 @@ class LoopTables:
 
     def served_outputs(self, model: str, version: int, lo, hi, limit: int = 5000) -> list:
         """The newest logged outputs (flattened rows) of ``version`` in [lo, hi], at most
-        ``limit``: read newest first through the index ``predictions_served``, a page of
+        ``limit``: read newest first through the index ``predictions_served`` (predictions
+        migration 4), a page of
         ``limit`` requests at a time (a request answers one row or more). On SQLite ``+time``
         keeps the planner from taking the time index instead (it would then sort the whole
         window); PostgreSQL, planning with the values, picks the best index by itself."""

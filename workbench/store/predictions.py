@@ -94,7 +94,8 @@ MIGRATIONS = [
     Migration(3, "log_health: records each log writer wrote and dropped", SQLITE_LOG_HEALTH,
               POSTGRESQL_LOG_HEALTH),
     Migration(4, "rollup_usage: client requests per second, key, model and version (usage "
-              "reports without scanning the log), filled from the requests already logged",
+              "reports without scanning the log), filled from the requests already logged; "
+              "index predictions_served (a version's newest answers)",
               SQLITE_USAGE, POSTGRESQL_USAGE),
 ]
 #: a period's label from ``time`` (UNIX seconds), per backend
