@@ -71,7 +71,8 @@ def fill_log(home: Path, n: int, rate: float = 500.0) -> float:
                        inputs=X[rows[i]:rows[i] + 1] if (ok and sampled[i]) else None,
                        error=None if ok else "wrong shape", time_=float(times[i]))
         log.flush()
-    log.close()
+    log.store.predictions.analyze()  # fresh planner statistics after the bulk load, as a
+    log.close()                      # long-running server has them (autovacuum, upkeep)
     return span
 
 

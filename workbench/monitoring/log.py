@@ -284,7 +284,8 @@ class PredictionLog(upkeep.WriterCare):
             else:
                 outputs_json = None if outputs is None else dumps(outputs).decode()
             if role is None:            # shadow answers are not client traffic
-                summaries.append((at, model, version, status, latency, n_rows, outputs))
+                summaries.append((at, model, version, status, latency, n_rows, outputs,
+                                  key_id))
             if inputs is not None:
                 inputs = _json_list(np.asarray(inputs)[:max_inputs])
             rows.append((at, request_id, model, version, protocol, status, latency, n_rows,

@@ -20,6 +20,7 @@ from . import upkeep as _upkeep
 from .drift import DriftReport, drift_report
 from .log import FILENAME, open_tables
 from .rollup import percentile_from_buckets
+from .traffic import TimeSeries, read_window, step_seconds, timeseries_of
 from .versions import VersionComparison, compare_versions
 
 #: seconds over which the current request rate is measured
@@ -45,17 +46,6 @@ class VersionHealth:
     p50_ms: float
     p99_ms: float
     error_rate: float
-
-
-@dataclass(frozen=True)
-class TimeSeries:
-    """Per-step traffic: ``start`` (UNIX seconds of each step) and one value per step."""
-
-    start: np.ndarray
-    requests_per_s: np.ndarray
-    p50_ms: np.ndarray
-    p99_ms: np.ndarray
-    error_rate: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -170,9 +160,10 @@ class Monitor:
         now = time.time() if now is None else float(now)
         lo, hi = window_seconds(now, window)
         t = self._tables
-        status_rows = t.status_by_version(model, lo, hi)
-        lat_rows = t.latency_by_version(model, lo, hi)
-        outputs = dict(t.output_counts(model, lo, hi))
+        rollups = read_window(t, model, lo, hi, step_seconds(window, step))
+        status_rows = rollups.status_by_version
+        lat_rows = rollups.latency_by_version
+        outputs = dict(rollups.output_counts)
         last = t.last_second(model)
         recent_span = int(min(RECENT_S, window))
         recent = t.requests_between(model, hi - recent_span, hi - 1)  # complete seconds only
@@ -212,8 +203,9 @@ class Monitor:
             last_request=float(last) if last is not None else None, aliases=aliases, live_version=live,
             drift=(self.drift(model, live, window=window, now=now, max_rows=drift_rows)
                    if live and with_drift else None),
-            timeseries=self.timeseries(model, window=window, now=now, step=step),
-            comparison=compare_versions(self._tables, self.registry, model, lo=lo, hi=hi),
+            timeseries=timeseries_of(rollups),
+            comparison=compare_versions(self._tables, self.registry, model, lo=lo, hi=hi,
+                                        rollups=rollups),
         )
 
     def compare_versions(self, model: str, *, window: float = 300, now: float | None = None,
@@ -229,26 +221,9 @@ class Monitor:
         """Requests per second, p50/p99 latency and error rate in steps of ``step`` seconds
         (about 60 steps over the window by default)."""
         now = time.time() if now is None else float(now)
-        step = int(step or max(1, round(window / 60)))
-        if step < 1:
-            raise ValueError(f"step must be at least 1 second, got {step!r}")
+        step = step_seconds(window, step)
         lo, hi = window_seconds(now, window)
-        n_steps = max(1, math.ceil((hi - lo + 1) / step))
-        start = lo + step * np.arange(n_steps)
-        req, err = np.zeros(n_steps), np.zeros(n_steps)
-        for k, n, e in self._tables.requests_per_step(model, lo, hi, step):
-            req[k], err[k] = n, e or 0
-        per_step: dict = {}
-        for k, b, n in self._tables.latency_per_step(model, lo, hi, step):
-            per_step.setdefault(k, ([], []))
-            per_step[k][0].append(b)
-            per_step[k][1].append(n)
-        p50, p99 = np.full(n_steps, np.nan), np.full(n_steps, np.nan)
-        for k, (b, n) in per_step.items():
-            p50[k], p99[k] = percentile_from_buckets(b, n, 50), percentile_from_buckets(b, n, 99)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.where(req > 0, err / np.where(req > 0, req, 1), np.nan)
-        return TimeSeries(start.astype(np.float64), req / step, p50, p99, rate)
+        return timeseries_of(read_window(self._tables, model, lo, hi, step))
 
     # -- drift -------------------------------------------------------------------------------
     def live_inputs(self, model: str, *, version: int | None = None, window: float = 300,
@@ -259,7 +234,8 @@ class Monitor:
         the newest row) are left out."""
         now = time.time() if now is None else float(now)
         rows: list = []
-        for (blob,) in self._tables.sampled_inputs(model, now - window, now, version):
+        for (blob,) in self._tables.sampled_inputs(model, now - window, now, version,
+                                                   page=max(1, int(max_rows))):
             batch = orjson.loads(blob)
             if n_features is None and batch:
                 n_features = len(batch[0])
@@ -277,25 +253,45 @@ class Monitor:
         version = version or self.live_version(model)
         if version is None:
             return None
-        reference = self.registry.reference(model, version)
+        reference = self._reference(model, version)
         if reference is None:
             return None
         X = self.live_inputs(model, version=version, window=window, now=now, max_rows=max_rows,
                              n_features=len(reference["feature_names"]))
         return drift_report(reference, X, model=model, version=version)
 
+    def _reference(self, model: str, version: int) -> dict | None:
+        """The version's drift reference, decoded once per content hash (a stored reference
+        never changes: the hash names its bytes)."""
+        sha = self.registry.get_version(model, version).reference_sha256
+        if sha is None:
+            return None
+        cache = self.__dict__.setdefault("_references", {})
+        if sha not in cache:
+            cache[sha] = self.registry.reference(model, version)
+        return cache[sha]
+
     # -- quality from labels (see .quality) ----------------------------------------------------
     def quality(self, model: str, window: float | None = None, *, now: float | None = None,
                 step: float | None = None):
         """Accuracy/macro-F1 or RMSE/MAE per version from posted labels over the last ``window``
         seconds (all time when None), with 95 % intervals, labelled fraction and prediction
-        drift; ``step`` adds a timeline. Returns a :class:`~.quality.QualityReport`."""
+        drift; ``step`` adds a timeline. Returns a :class:`~.quality.QualityReport`.
+
+        The same question asked again for the same ``now`` (a snapshot's alert values, then the
+        dashboard's quality table, in one refresh) gets the report already made."""
         from .quality import quality_report
 
         now = time.time() if now is None else float(now)
+        key = (model, window, now, step)
+        last = self.__dict__.get("_last_quality")
+        if last is not None and last[0] == key:
+            return last[1]
         lo = -math.inf if window is None else now - float(window)
-        return quality_report(self.store.loop, self.registry, model, lo, now, step=step,
-                              reference_outputs=lambda v: self._reference_outputs(model, v))
+        report = quality_report(self.store.loop, self.registry, model, lo, now, step=step,
+                                reference_outputs=lambda v: self._reference_outputs(model, v))
+        self._last_quality = (key, report)
+        return report
 
     def _reference_outputs(self, model: str, version: int):
         from .quality import reference_outputs
@@ -330,3 +326,4 @@ class Monitor:
             deliver_in_background(self.home, load_webhooks(self.home),
                                   [alert_event(s) for s in changed])
         return Snapshot(now, float(window), healths, tuple(states))
+

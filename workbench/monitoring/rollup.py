@@ -10,7 +10,9 @@ processes may write at once without losing a count. A dashboard then reads a few
   in ``[2^(k/8), 2^((k+1)/8))`` ms, so a percentile read from it is within one bucket, 9 %,
   of the truth);
 - ``rollup_outputs``: how often each prediction was given (class labels as they are; regression
-  values rounded to two significant digits).
+  values rounded to two significant digits);
+- ``rollup_usage``: per caller (``key_id``) too, requests, rows answered, errors and summed
+  latency, for usage reports (:mod:`workbench.store.usage`).
 
 Requests that named no known model are kept under model ``""`` and version ``0``.
 """
@@ -42,23 +44,23 @@ def output_key(value) -> str:
     return str(value)
 
 
-def summarise(records) -> tuple[list, list, list]:
-    """Roll-up rows of a batch of log records: ``(status, latency, outputs)`` as
+def summarise(records) -> tuple[list, list, list, list]:
+    """Roll-up rows of a batch of log records: ``(status, latency, outputs, usage)`` as
     :meth:`workbench.store.PredictionTables.append` takes them.
 
-    ``records`` are dicts (or objects) with ``time, model, version, status, latency_ms, rows`` and
-    ``outputs`` (a list of predictions, or None).
+    ``records`` are dicts with ``time, model, version, status, latency_ms, rows``, ``outputs``
+    (a list of predictions, or None) and optionally ``key_id`` (the caller).
     """
     return summarise_rows((r["time"], r["model"], r["version"], r["status"], r["latency_ms"],
-                           r["rows"], r["outputs"]) for r in records)
+                           r["rows"], r["outputs"], r.get("key_id")) for r in records)
 
 
-def summarise_rows(rows) -> tuple[list, list, list]:
+def summarise_rows(rows) -> tuple[list, list, list, list]:
     """:func:`summarise` of tuples ``(time, model, version, status, latency_ms, rows,
-    outputs)``: what the log writer calls, once per batch, without a dict per record."""
-    status, latency, outputs = {}, {}, {}
+    outputs[, key_id])``: what the log writer calls, once per batch, without a dict per record."""
+    status, latency, outputs, usage = {}, {}, {}, {}
     log2, floor = math.log2, math.floor
-    for at, model, version, code, ms, n_rows, values in rows:
+    for at, model, version, code, ms, n_rows, values, *caller in rows:
         key = (model or "", version or 0, int(at))
         skey = key + (code,)
         entry = status.get(skey)
@@ -68,6 +70,16 @@ def summarise_rows(rows) -> tuple[list, list, list]:
             entry[0] += 1
             entry[1] += n_rows or 0
             entry[2] += ms
+        ukey = (key[2], (caller[0] if caller else None) or "", key[0], key[1])
+        entry = usage.get(ukey)
+        if entry is None:
+            entry = usage[ukey] = [0, 0, 0, 0.0]
+        entry[0] += 1
+        if code < 400:
+            entry[1] += n_rows or 0
+        else:
+            entry[2] += 1
+        entry[3] += ms
         lkey = key + (floor(BUCKETS_PER_OCTAVE * log2(max(ms, 1e-3))),)
         latency[lkey] = latency.get(lkey, 0) + 1
         for value in values or ():
@@ -75,7 +87,8 @@ def summarise_rows(rows) -> tuple[list, list, list]:
             outputs[okey] = outputs.get(okey, 0) + 1
     return ([k + tuple(v) for k, v in status.items()],
             [k + (n,) for k, n in latency.items()],
-            [k + (n,) for k, n in outputs.items()])
+            [k + (n,) for k, n in outputs.items()],
+            [k + tuple(u) for k, u in usage.items()])
 
 
 def add_batch(tables, records) -> None:
@@ -86,14 +99,15 @@ def add_batch(tables, records) -> None:
 
 def percentile_from_buckets(buckets, counts, q: float) -> float:
     """Estimate the ``q``-th percentile (0–100) from bucket counts, interpolating inside a bucket
-    on the log scale. Returns NaN when there are no counts."""
+    on the log scale. Returns NaN when there are no counts. A bucket may appear more than once
+    (one row per version, say): its counts are added up first."""
     buckets = np.asarray(buckets)
     counts = np.asarray(counts, dtype=np.float64)
     total = counts.sum()
     if total <= 0:
         return float("nan")
-    order = np.argsort(buckets)
-    buckets, counts = buckets[order], counts[order]
+    buckets, where = np.unique(buckets, return_inverse=True)   # sorted, each bucket once
+    counts = np.bincount(where.ravel(), weights=counts, minlength=len(buckets))
     cum = np.cumsum(counts)
     rank = q / 100.0 * total
     i = int(np.searchsorted(cum, rank, side="left"))

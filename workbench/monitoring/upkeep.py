@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from ..store.upkeep import ROLLUPS
 
 logger = logging.getLogger("workbench.monitoring")
+#: rows pruned after which the writer refreshes the query planner's statistics
+ANALYZE_AFTER = 100_000
 
 @dataclass(frozen=True)
 class Retention:
@@ -176,6 +178,10 @@ class WriterCare:
             pruned = prune(self._tables, self.retention)
             if pruned:
                 logger.info("prediction log: pruned %d rows past retention", pruned)
+            self._pruned_since_analyze = getattr(self, "_pruned_since_analyze", 0) + pruned
+            if self._pruned_since_analyze >= ANALYZE_AFTER:   # the planner's counts are stale
+                self._tables.analyze()
+                self._pruned_since_analyze = 0
 
     def _upkeep_health_only(self) -> None:
         if self.dropped_ != self._reported:

@@ -64,8 +64,10 @@ _ORDER = {"primary": 0, "canary": 1, "shadow": 2, "other": 3}
 
 
 def compare_versions(tables, registry, model: str, *, lo: int, hi: int, alias: str = "production",
-                     max_shadow_rows: int = 20_000) -> VersionComparison:
-    """Figures of every version of ``model`` seen in seconds ``[lo, hi]`` (see the module)."""
+                     max_shadow_rows: int = 20_000, rollups=None) -> VersionComparison:
+    """Figures of every version of ``model`` seen in seconds ``[lo, hi]`` (see the module).
+    ``rollups``: the window's roll-ups already read (a :class:`~.traffic.WindowRollups` of the
+    same seconds), so a refresh reads them once."""
     try:
         route = registry.routes(model).get(alias)
     except LookupError:
@@ -73,9 +75,13 @@ def compare_versions(tables, registry, model: str, *, lo: int, hi: int, alias: s
     weights = dict(route.weights) if route is not None else {}
     shadow = route.shadow if route is not None else None
     primary = route.version if route is not None else None
-    status = [r for r in tables.status_by_version(model, lo, hi) if r[0] != 0]
-    latency = tables.latency_by_version(model, lo, hi)
-    outputs = tables.outputs_by_version(model, lo, hi)
+    if rollups is None:
+        from .traffic import read_window
+
+        rollups = read_window(tables, model, lo, hi, max(1, hi - lo + 1))
+    status = [r for r in rollups.status_by_version if r[0] != 0]
+    latency = rollups.latency_by_version
+    outputs = rollups.outputs_by_version
     total = sum(r[2] for r in status)
     stats = []
     for v in sorted({int(r[0]) for r in status} | set(weights)):

@@ -23,6 +23,7 @@ import time
 import orjson
 
 from .migrations import Migration
+from .usage import second_bounds, whole_seconds
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS labels (
@@ -108,22 +109,47 @@ class LoopTables:
         return out
 
     def served_rows(self, model: str, lo, hi) -> dict:
-        """``{version: rows answered with 200}`` of client traffic in [lo, hi]."""
+        """``{version: rows answered with 200}`` of client traffic in [lo, hi]: the whole
+        seconds from the roll-up ``rollup_status`` (client traffic only, version 0 standing for
+        none), the partial seconds at both ends from the requests."""
+        first, stop, edges = whole_seconds(lo, hi)
+        where, args = second_bounds(first, stop)
+        sql = ["SELECT version, rows FROM rollup_status WHERE model = ? AND status = 200 AND "
+               "version <> 0" + "".join(" AND " + w for w in where)]
+        args = [model, *args]
+        edges = [(a, b, "<") for a, b in edges]
+        if hi is not None and not math.isinf(hi):   # [lo, hi] holds the time hi itself too
+            edges.append((hi, hi, "<="))
+        for a, b, op in edges:
+            sql.append("SELECT version, rows FROM predictions WHERE model = ? AND status = 200 "
+                       f"AND role IS NULL AND version IS NOT NULL AND time >= ? AND time {op} ?")
+            args += [model, a, b]
         return {int(v): int(n) for v, n in self.db.query(
-            "SELECT version, SUM(rows) FROM predictions WHERE model = ? AND status = 200 AND "
-            "role IS NULL AND time >= ? AND time <= ? AND version IS NOT NULL GROUP BY version",
-            (model, *_bounds(lo, hi)))}
+            "SELECT version, SUM(rows) FROM (" + " UNION ALL ".join(sql) + ") AS s "
+            "GROUP BY version", args)}
 
     def served_outputs(self, model: str, version: int, lo, hi, limit: int = 5000) -> list:
-        """The newest logged outputs (flattened rows) of ``version`` in [lo, hi]."""
+        """The newest logged outputs (flattened rows) of ``version`` in [lo, hi], at most
+        ``limit``: read newest first through the index ``predictions_served`` (predictions
+        migration 4), a page of
+        ``limit`` requests at a time (a request answers one row or more). On SQLite ``+time``
+        keeps the planner from taking the time index instead (it would then sort the whole
+        window); PostgreSQL, planning with the values, picks the best index by itself."""
         out: list = []
-        for (blob,) in self.db.iterate(
-                "SELECT outputs FROM predictions WHERE model = ? AND version = ? AND status = 200 "
-                "AND role IS NULL AND time >= ? AND time <= ? ORDER BY id DESC",
-                (model, version, *_bounds(lo, hi))):
-            out.extend(orjson.loads(blob))
-            if len(out) >= limit:
+        before = None
+        t = "+time" if self.db.dialect == "sqlite" else "time"
+        while len(out) < limit:
+            page = self.db.query(
+                "SELECT id, outputs FROM predictions WHERE model = ? AND version = ? AND "
+                f"status = 200 AND role IS NULL AND {t} >= ? AND {t} <= ?"
+                + ("" if before is None else " AND id < ?") + " ORDER BY id DESC LIMIT ?",
+                (model, version, *_bounds(lo, hi), *(() if before is None else (before,)),
+                 int(limit)))
+            for _, blob in page:
+                out.extend(orjson.loads(blob) if blob else ())
+            if len(page) < limit:
                 break
+            before = page[-1][0]
         return out[:limit]
 
     # -- what a rollout and a replay read ----------------------------------------------------------

@@ -13,6 +13,7 @@ import orjson
 from .migrations import Migration
 from .rollups import RollupReads
 from .upkeep import POSTGRESQL_LOG_HEALTH, SQLITE_LOG_HEALTH, LogUpkeep
+from .usage import POSTGRESQL_USAGE, SQLITE_USAGE, UPSERT_USAGE, UsageReads
 
 #: every column of ``predictions`` but ``id``, in order
 COLUMNS = ("time", "request_id", "model", "version", "protocol", "status", "latency_ms",
@@ -92,6 +93,10 @@ MIGRATIONS = [
               "ALTER TABLE predictions ADD COLUMN IF NOT EXISTS key_id TEXT"),
     Migration(3, "log_health: records each log writer wrote and dropped", SQLITE_LOG_HEALTH,
               POSTGRESQL_LOG_HEALTH),
+    Migration(4, "rollup_usage: client requests per second, key, model and version (usage "
+              "reports without scanning the log), filled from the requests already logged; "
+              "index predictions_served (a version's newest answers)",
+              SQLITE_USAGE, POSTGRESQL_USAGE),
 ]
 #: a period's label from ``time`` (UNIX seconds), per backend
 _PERIODS = {
@@ -145,10 +150,11 @@ def _batched(sql: str) -> str:
 
 #: SQLite: each write statement over one JSON parameter per batch (see :func:`_batched`)
 _SQLITE_BATCH = {sql: _batched(sql)
-                 for sql in (_INSERT, _UPSERT_STATUS, _UPSERT_LATENCY, _UPSERT_OUTPUTS)}
+                 for sql in (_INSERT, _UPSERT_STATUS, _UPSERT_LATENCY, _UPSERT_OUTPUTS,
+                             UPSERT_USAGE)}
 
 
-class PredictionTables(RollupReads, LogUpkeep):
+class PredictionTables(RollupReads, UsageReads, LogUpkeep):
     """Named statements on the prediction log's tables.
 
     Parameters
@@ -166,28 +172,31 @@ class PredictionTables(RollupReads, LogUpkeep):
         self.db.close()
 
     # -- writing -------------------------------------------------------------------------------
-    def append(self, rows, status=(), latency=(), outputs=()) -> None:
+    def append(self, rows, status=(), latency=(), outputs=(), usage=()) -> None:
         """Insert request rows (tuples in :data:`COLUMNS` order) and add roll-up counts, in one
         transaction. ``status``: ``(model, version, second, status, requests, rows,
         latency_sum)``; ``latency``: ``(model, version, second, bucket, requests)``;
-        ``outputs``: ``(model, version, second, output, count)``."""
+        ``outputs``: ``(model, version, second, output, count)``; ``usage``: ``(second,
+        key_id, model, version, requests, rows answered, errors, latency_sum)``."""
         with self.db.write(lock="predictions") as conn:
             if rows:
                 self._many(conn, _INSERT, rows)
-            self._add_rollups(conn, status, latency, outputs)
+            self._add_rollups(conn, status, latency, outputs, usage)
 
-    def add_rollups(self, status=(), latency=(), outputs=()) -> None:
+    def add_rollups(self, status=(), latency=(), outputs=(), usage=()) -> None:
         """Add roll-up counts only (one transaction); see :meth:`append`."""
         with self.db.write(lock="predictions") as conn:
-            self._add_rollups(conn, status, latency, outputs)
+            self._add_rollups(conn, status, latency, outputs, usage)
 
-    def _add_rollups(self, conn, status, latency, outputs) -> None:
+    def _add_rollups(self, conn, status, latency, outputs, usage=()) -> None:
         if status:
             self._many(conn, _UPSERT_STATUS, status)
         if latency:
             self._many(conn, _UPSERT_LATENCY, latency)
         if outputs:
             self._many(conn, _UPSERT_OUTPUTS, outputs)
+        if usage:
+            self._many(conn, UPSERT_USAGE, usage)
 
     def _many(self, conn, sql: str, rows) -> None:
         """``executemany``; on SQLite as one statement over the rows as a JSON array (a serving
@@ -201,6 +210,18 @@ class PredictionTables(RollupReads, LogUpkeep):
                 conn.execute(_SQLITE_BATCH[sql], (batch,))
                 return
         conn.executemany(sql, rows)
+
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics of the log's tables (after a bulk load or a
+        big prune: PostgreSQL's autovacuum gets to it only later, and until then plans for an
+        empty table). SQLite: ``PRAGMA optimize``, which analyses only what needs it. On
+        PostgreSQL it takes a lock of its own: log writers go on meanwhile."""
+        with self.db.write(lock="analyze") as conn:
+            if self.db.dialect == "sqlite":
+                conn.execute("PRAGMA optimize")
+            else:
+                conn.execute("ANALYZE predictions, rollup_status, rollup_latency, "
+                             "rollup_outputs, rollup_usage")
 
     # -- reading requests ----------------------------------------------------------------------
     def count(self) -> int:
@@ -230,15 +251,27 @@ class PredictionTables(RollupReads, LogUpkeep):
             sql += f" LIMIT {int(limit)}"
         return ("id",) + columns, self.db.query(sql, args)
 
-    def sampled_inputs(self, model, since, until, version=None):
+    def sampled_inputs(self, model, since, until, version=None, *, page: int = 2000):
         """The ``inputs`` JSON of sampled requests of ``model`` in ``(since, until]``, newest
-        first (an iterator: stop reading when you have enough)."""
-        sql = ("SELECT inputs FROM predictions WHERE model = ? AND inputs IS NOT NULL AND "
-               "time > ? AND time <= ?")
+        first (an iterator: stop reading when you have enough). Read ``page`` requests at a time
+        through the partial index ``predictions_sampled``, each page starting where the last
+        one ended (never an OFFSET, which would read the skipped rows again)."""
+        sql = ("SELECT id, time, inputs FROM predictions WHERE model = ? AND inputs IS NOT NULL "
+               "AND time > ? AND time <= ?")
         args: tuple = (model, since, until)
         if version is not None:
             sql, args = sql + " AND version = ?", args + (int(version),)
-        return self.db.iterate(sql + " ORDER BY time DESC", args)
+        after = None
+        while True:
+            rows = self.db.query(
+                sql + ("" if after is None else " AND (time < ? OR (time = ? AND id < ?))")
+                + " ORDER BY time DESC, id DESC LIMIT ?",
+                args + (() if after is None else (after[1], after[1], after[0])) + (int(page),))
+            for row in rows:
+                yield (row[2],)
+            if len(rows) < page:
+                return
+            after = rows[-1]
 
     def shadow_rows(self, model, lo, hi, limit) -> list:
         """``version, status, latency_ms, agreement, outputs`` of shadow answers of ``model`` in
@@ -256,8 +289,10 @@ class PredictionTables(RollupReads, LogUpkeep):
         if not group or any(g not in USAGE_GROUPS for g in group):
             raise ValueError(f"usage groups must be among {USAGE_GROUPS}, got {group}")
         label = _PERIODS[self.db.dialect][period]
-        cols = ", ".join(group)
-        if self.db.dialect == "sqlite" and "key_id" not in self.db.columns("predictions"):
+        if self.db.dialect != "sqlite" or self.db.table_exists("rollup_usage"):
+            return self.usage_from_rollups(group, label, since, until)
+        cols = ", ".join(group)    # a read-only log from before migration 4: scan the requests
+        if "key_id" not in self.db.columns("predictions"):
             cols = cols.replace("key_id", "NULL AS key_id")    # a read-only log of schema 1
         where, args = ["(role IS NULL OR role <> 'shadow')"], []
         if since is not None:

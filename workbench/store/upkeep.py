@@ -17,7 +17,7 @@ SQLITE_LOG_HEALTH = _HEALTH.format(real="REAL")
 POSTGRESQL_LOG_HEALTH = _HEALTH.format(real="DOUBLE PRECISION")
 
 #: the roll-up tables, pruned by second
-ROLLUPS = ("rollup_status", "rollup_latency", "rollup_outputs")
+ROLLUPS = ("rollup_status", "rollup_latency", "rollup_outputs", "rollup_usage")
 
 
 class LogUpkeep:
