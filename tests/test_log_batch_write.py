@@ -10,6 +10,7 @@ import pytest
 from workbench.monitoring import rollup
 from workbench.monitoring.log import PredictionLog, read_predictions
 from workbench.store import Store
+from workbench.store import predictions
 from workbench.store.predictions import COLUMNS, _INSERT
 
 
@@ -32,7 +33,10 @@ def _rows(n=300, seed=0):
     return rows
 
 
-def test_a_sqlite_batch_stores_exactly_what_row_by_row_binding_stores(tmp_path):
+@pytest.mark.parametrize("json_batch", [True, False], ids=["json_each", "sqlite-before-3.38"])
+def test_a_sqlite_batch_stores_exactly_what_row_by_row_binding_stores(tmp_path, monkeypatch,
+                                                                       json_batch):
+    monkeypatch.setattr(predictions, "JSON_BATCH", json_batch)
     rows = _rows()
     store = Store(tmp_path / "batched")
     try:
@@ -66,6 +70,21 @@ def test_summarise_rows_matches_summarise_of_records():
     fast = rollup.summarise_rows((r["time"], r["model"], r["version"], r["status"],
                                   r["latency_ms"], r["rows"], r["outputs"]) for r in records)
     assert fast == rollup.summarise(records)
+    # an independent oracle: every sum counted by brute force over the records
+    for model, version, second, code, n, rows, latency in fast[0]:
+        mine = [r for r in records if (r["model"] or "", r["version"] or 0, int(r["time"]),
+                                       r["status"]) == (model, version, second, code)]
+        assert (n, rows) == (len(mine), sum(r["rows"] for r in mine))
+        assert math.isclose(latency, sum(r["latency_ms"] for r in mine))
+    for model, version, second, bucket, n in fast[1]:
+        assert n == sum(1 for r in records if (r["model"] or "", r["version"] or 0, int(r["time"]),
+                                               rollup.latency_bucket(r["latency_ms"]))
+                        == (model, version, second, bucket))
+    for model, version, second, output, n in fast[2]:
+        assert n == sum(1 for r in records if (r["model"] or "", r["version"] or 0, int(r["time"]))
+                        == (model, version, second)
+                        for v in r["outputs"] or () if rollup.output_key(v) == output)
+    assert sum(row[4] for row in fast[2]) == sum(len(r["outputs"] or ()) for r in records)
     status = {r[:4]: r[4:] for r in fast[0]}
     assert sum(v[0] for v in status.values()) == len(records)
     assert math.isclose(sum(v[2] for v in status.values()),
@@ -84,3 +103,20 @@ def test_the_writer_logs_outputs_and_inputs_as_json(tmp_path, outputs):
     expected = outputs.tolist() if isinstance(outputs, np.ndarray) else outputs
     assert orjson.loads(row.outputs if isinstance(row.outputs, str) else orjson.dumps(row.outputs)) == expected
     assert row.time == 1.7e9 + 0.125 and row.latency_ms == 1.25
+
+
+def test_an_integer_json_cannot_hold_exactly_falls_back_to_binding(tmp_path):
+    """2**53 + 1 would be rounded by a JSON double: the batch is bound row by row instead, and
+    2**63 is refused by sqlite3 as binding always refused it (the writer counts it as dropped)."""
+    rows = _rows(5)
+    big = [rows[0][:7] + (2**53 + 1,) + rows[0][8:]]
+    store = Store(tmp_path / "home")
+    try:
+        store.predictions.append(big)
+        with pytest.raises(OverflowError):
+            store.predictions.append([rows[1][:7] + (2**63,) + rows[1][8:]])
+    finally:
+        store.close()
+    got = sqlite3.connect(tmp_path / "home" / "predictions.db").execute(
+        "SELECT rows FROM predictions").fetchall()
+    assert got == [(2**53 + 1,)]

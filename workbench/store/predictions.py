@@ -8,6 +8,8 @@ the roll-ups are in :mod:`.rollups`.
 """
 from __future__ import annotations
 
+import sqlite3
+
 import orjson
 
 from .migrations import Migration
@@ -148,6 +150,9 @@ def _batched(sql: str) -> str:
     return f"{head.strip()} SELECT {values} FROM json_each(?) WHERE true {conflict}".strip()
 
 
+#: ``->>`` exists from SQLite 3.38 (2022); an older library binds row by row (``executemany``)
+JSON_BATCH = sqlite3.sqlite_version_info >= (3, 38)
+
 #: SQLite: each write statement over one JSON parameter per batch (see :func:`_batched`)
 _SQLITE_BATCH = {sql: _batched(sql)
                  for sql in (_INSERT, _UPSERT_STATUS, _UPSERT_LATENCY, _UPSERT_OUTPUTS,
@@ -201,9 +206,9 @@ class PredictionTables(RollupReads, UsageReads, LogUpkeep):
     def _many(self, conn, sql: str, rows) -> None:
         """``executemany``; on SQLite as one statement over the rows as a JSON array (a serving
         worker's log writer then holds the GIL for the encoding only, not per row)."""
-        if self.db.dialect == "sqlite":
-            try:
-                batch = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)
+        if self.db.dialect == "sqlite" and JSON_BATCH:
+            try:        # integers beyond 2**53 are refused, not rounded: binding handles them
+                batch = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_STRICT_INTEGER)
             except TypeError:       # a value JSON cannot hold: let sqlite3 bind (or refuse) it
                 batch = None
             if batch is not None:
