@@ -190,6 +190,40 @@ def test_classifier_prediction_drift_and_timeline(tmp_path):
     assert sum(n for _, n, _ in q.timeline) == 60
 
 
+def test_quality_at_one_instant_sees_labels_posted_in_between_and_a_refresh_asks_once(tmp_path,
+                                                                                    monkeypatch):
+    from workbench.monitoring import quality as quality_module
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 2))
+    with Registry(tmp_path) as reg:
+        reg.register("clf", LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)), reference=X)
+        reg.set_alias("clf", "production", 1)
+    ids = [f"q{i}" for i in range(40)]
+    _served(tmp_path, "clf", 1, X[:40], np.ones(40, dtype=int), ids)
+    store = Store(tmp_path)
+    record_feedback(store.loop, "clf", {"feedback": [{"id": r, "labels": [1]} for r in ids[:10]]})
+    mon = Monitor(tmp_path)
+    try:
+        now = time.time() + 1
+        assert mon.quality("clf", 3600, now=now).get(1).labelled_rows == 10
+        record_feedback(store.loop, "clf", {"feedback": [{"id": r, "labels": [0]} for r in ids[10:]]})
+        again = mon.quality("clf", 3600, now=now).get(1)        # same instant, new labels: seen
+        assert again.labelled_rows == 40 and again.accuracy == 0.25
+        calls = []
+        real = quality_module.quality_report
+        monkeypatch.setattr(quality_module, "quality_report",
+                            lambda *a, **k: calls.append(1) or real(*a, **k))
+        snap = mon.snapshot(window=3600, now=now, models=["clf"])
+        table = mon.quality("clf", 3600, now=snap.time)         # the dashboard's next question
+        assert table.get(1).labelled_rows == 40 and len(calls) == 1
+        mon.quality("clf", 3600, now=snap.time)                 # asked once more: computed afresh
+        assert len(calls) == 2
+    finally:
+        mon.close()
+        store.close()
+
+
 def test_wilson_interval_known_values():
     lo, hi = wilson(8, 10)
     assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)

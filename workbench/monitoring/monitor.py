@@ -278,20 +278,19 @@ class Monitor:
         seconds (all time when None), with 95 % intervals, labelled fraction and prediction
         drift; ``step`` adds a timeline. Returns a :class:`~.quality.QualityReport`.
 
-        The same question asked again for the same ``now`` (a snapshot's alert values, then the
-        dashboard's quality table, in one refresh) gets the report already made."""
+        Right after a snapshot, the same question for the snapshot's instant (the dashboard's
+        quality table) gets the report the snapshot's alert values were computed from, once;
+        every other call computes afresh, so labels posted in between are never missed."""
         from .quality import quality_report
 
         now = time.time() if now is None else float(now)
         key = (model, window, now, step)
-        last = self.__dict__.get("_last_quality")
+        last = self.__dict__.pop("_last_quality", None)
         if last is not None and last[0] == key:
             return last[1]
         lo = -math.inf if window is None else now - float(window)
-        report = quality_report(self.store.loop, self.registry, model, lo, now, step=step,
-                                reference_outputs=lambda v: self._reference_outputs(model, v))
-        self._last_quality = (key, report)
-        return report
+        return quality_report(self.store.loop, self.registry, model, lo, now, step=step,
+                              reference_outputs=lambda v: self._reference_outputs(model, v))
 
     def _reference_outputs(self, model: str, version: int):
         from .quality import reference_outputs
@@ -304,7 +303,9 @@ class Monitor:
         if not self.store.database("loop").table_exists("labels"):
             return {}                        # no label was ever posted to this home
         live = self.live_version(model)
-        q = self.quality(model, window, now=now).get(live) if live else None
+        report = self.quality(model, window, now=now)
+        self._last_quality = ((model, window, float(now), None), report)  # for the next question
+        q = report.get(live) if live else None
         if q is None:
             return {}
         return {"accuracy": q.accuracy, "rmse": q.rmse,
