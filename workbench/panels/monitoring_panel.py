@@ -9,7 +9,7 @@ parts are updated under ``hold_sync()``, so a refresh never flickers.
 from __future__ import annotations
 
 import asyncio
-import math
+import logging
 import time
 from html import escape
 
@@ -18,7 +18,7 @@ import ipywidgets as widgets
 from ..monitoring import Monitor
 from ..monitoring.usage import usage_report
 from ..rollout.state import load_state
-from .actions import error_html, run_action
+from .actions import failure_message
 from .dashboard_html import alerts_html, history_html, kpi_tile, versions_html
 from .drift_html import drift_summary_html, drift_table_html
 from .loop_html import quality_html, rollout_html
@@ -30,6 +30,7 @@ from .usage_view import usage_html
 
 #: header naming the client that acts with a key (the audit log shows ``dashboard (key NAME)``)
 ACTOR_HEADER = "X-Workbench-Actor"
+log = logging.getLogger("workbench.panels")
 WINDOWS = {"last minute": 60, "last 5 minutes": 300, "last 15 minutes": 900, "last hour": 3600}
 TILE_KEYS = ("version", "rps", "requests", "p50", "p99", "errors", "drift", "quality")
 PAGE_NOTE = (
@@ -161,7 +162,10 @@ class MonitoringDashboard(widgets.VBox):
 
     def _on_control_change(self, _change):
         if not self._refreshing:  # a refresh that updates the model list must not recurse
-            run_action(f"show {self._model.value}", self.refresh, show=self._show_message)
+            try:
+                self.refresh()
+            except Exception as exc:  # noqa: BLE001 - a dropdown callback must not raise; say what failed
+                self._show_failure(f"show {self._model.value}", exc)
 
     def refresh(self, now: float | None = None, *, quick: bool = False):
         """Recompute the snapshot and redraw every part; returns the snapshot.
@@ -270,24 +274,24 @@ class MonitoringDashboard(widgets.VBox):
                     if "refresh failed" in self._message.value:
                         self._message.value = ""  # recovered
                 except Exception as exc:  # noqa: BLE001 - keep the dashboard alive; show what went wrong
-                    self._show_message(error_html("refresh", exc))
+                    self._show_failure("refresh", exc)
                 await asyncio.sleep(self.interval)
 
         self._task = asyncio.ensure_future(loop())
         return self._task
 
-    def _show_message(self, html: str):
-        self._message.value = html
+    def _show_failure(self, action: str, exc: Exception):
+        """What failed and what to do, in the page's status line (no traceback: stakeholders
+        read this page, and a traceback names the server's files; it goes to the log)."""
+        log.warning("%s failed", action, exc_info=True)
+        self._message.value = (f"<span class='workbench-action-error' style='color:#b00'>"
+                               f"{escape(failure_message(action, exc))}</span>")
 
     def stop(self):
         """Stop the periodic refresh."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
-
-
-def _fmt(value, digits, unit=""):
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}{unit}"
 
 
 def _kpis(health) -> dict:
