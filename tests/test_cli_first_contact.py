@@ -125,6 +125,7 @@ NOT_FOUND = [
     (["registry", "show", "m", "v2"], "no version or alias 'v2' (for version 2, write just 2)"),
     (["registry", "show", "m", "--alias", "prod"], f"no version or alias 'prod'; {LISTED}"),
     (["registry", "show", "m", "--version", "9"], f"model 'm' has no version 9; {LISTED}"),
+    (["registry", "show", "m", "99999999999999999999"], "version must be a positive integer below 2**63"),
     (["registry", "export", "m", "prod", "x.zip"], f"no version or alias 'prod'; {LISTED}"),
     (["registry", "compare", "m", "1", "nope"], f"no version or alias 'nope'; {LISTED}"),
     (["registry", "promote", "m", "9"], f"model 'm' has no version 9; {LISTED}"),

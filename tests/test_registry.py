@@ -313,8 +313,10 @@ def test_feature_names_given_at_registration_name_the_signature_and_the_referenc
     ("abcd", "a list of non-empty strings"),
     (["a", "b", "", "d"], "a list of non-empty strings"),
     ([1, 2, 3, 4], "a list of non-empty strings"),
+    (42, "a list of non-empty strings"),
+    (lambda: (f for f in "abc"), "3 feature names for a model that takes 4"),   # a generator
 ])
 def test_bad_feature_names_are_refused_before_anything_is_stored(reg, names, said):
     with pytest.raises(ValueError, match=said):
-        reg.register("named", FakeModel(0), feature_names=names)
+        reg.register("named", FakeModel(0), feature_names=names() if callable(names) else names)
     assert "named" not in reg.models()

@@ -7,7 +7,7 @@ from workbench.loadgen.replay import ReplayReport
 def test_an_empty_replay_says_there_was_nothing_to_replay_and_why():
     text = str(ReplayReport("digits", 2, "in-process", 0, 0, math.nan))
     assert "nan" not in text
-    assert "nothing to replay" in text and "digits" in text and "--log-inputs" in text
+    assert "nothing to replay of digits through v2" in text and "--log-inputs" in text
 
 
 def test_a_replay_with_rows_reports_agreement_and_latencies():

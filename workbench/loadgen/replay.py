@@ -46,7 +46,8 @@ class ReplayReport:
 
     def __str__(self) -> str:
         if not self.rows:
-            return (f"nothing to replay: no logged inputs of {self.model} in that window (the service "
+            return (f"nothing to replay of {self.model} through v{self.version} ({self.target}): no "
+                    f"logged inputs in that window (the service "
                     f"logs the inputs of a fraction of requests, --log-inputs, 0.1 by default; "
                     f"send traffic first or widen --since/--until)")
         return (f"replayed {self.requests} requests ({self.rows} rows) of {self.model} through "

@@ -99,8 +99,8 @@ def check_version(version) -> int:
     if isinstance(version, bool) or not isinstance(version, numbers.Integral):
         raise InvalidInputError(f"version must be a positive integer, got {version!r}")
     version = int(version)
-    if version < 1:
-        raise InvalidInputError(f"version must be a positive integer, got {version}")
+    if not 1 <= version < 2**63:            # a database integer holds no more
+        raise InvalidInputError(f"version must be a positive integer below 2**63, got {version}")
     return version
 
 

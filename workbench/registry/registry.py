@@ -360,9 +360,12 @@ class Registry(AliasOps, TrafficOps):
 
 def _with_feature_names(signature: dict, feature_names) -> dict:
     """``signature`` naming its input columns ``feature_names`` (checked against n_features)."""
-    if isinstance(feature_names, str) or not all(isinstance(f, str) and f for f in feature_names):
+    try:
+        names = [] if isinstance(feature_names, str) else list(feature_names)
+    except TypeError:
+        names = []
+    if not names or not all(isinstance(f, str) and f for f in names):
         raise InvalidInputError("feature_names must be a list of non-empty strings")
-    names = list(feature_names)
     expected = signature.get("n_features")
     if expected is not None and len(names) != expected:
         raise InvalidInputError(f"{len(names)} feature names for a model that takes {expected} features")

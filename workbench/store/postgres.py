@@ -173,16 +173,6 @@ class PostgresDatabase:
         with self._lock:
             return self._first(_placeholders(sql), args, prepare=False)[1].fetchall()
 
-    def iterate(self, sql: str, args=(), size: int = 256):
-        """Rows of one read statement, a page of ``size`` at a time (stop early to read less)."""
-        offset = 0
-        while True:
-            page = self.query(sql + " LIMIT ? OFFSET ?", tuple(args) + (size, offset))
-            yield from page
-            if len(page) < size:
-                return
-            offset += size
-
     def table_exists(self, table: str) -> bool:
         return self.query("SELECT to_regclass(?) IS NOT NULL", (table,))[0][0]
 

@@ -138,17 +138,3 @@ class SQLiteDatabase:
         with self._lock:
             return self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
                                       "name = ?", (table,)).fetchone() is not None
-
-    def iterate(self, sql: str, args=(), size: int = 256):
-        """Rows of one read statement, one at a time (stop early to read less)."""
-        with self._lock:
-            cursor = self._conn.execute(sql, args)
-        try:
-            while True:
-                with self._lock:
-                    chunk = cursor.fetchmany(size)
-                if not chunk:
-                    return
-                yield from chunk
-        finally:
-            cursor.close()
