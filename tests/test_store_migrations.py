@@ -151,3 +151,38 @@ class _Model:
         import numpy as np
 
         return {"class": "FakeModel", "format": "workbench.model/1"}, {"w": np.ones(3)}
+
+
+def _with_password(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    user, _, where = rest.partition("@")
+    return f"{scheme}://{user}:hunter2-secret@{where}"    # trust auth: the password is ignored
+
+
+@pytest.mark.postgres
+def test_no_repr_or_schema_error_shows_the_password_of_the_store_url(tmp_path, postgres_url):
+    store = Store(tmp_path, _with_password(postgres_url))
+    try:
+        parts = [store.registry, store.keys, store.predictions, store.quotas, store.loop]
+        shown = [repr(p) for p in parts] + [repr(p.db) for p in parts]
+        assert all("hunter2" not in text and "127.0.0.1" in text for text in shown), shown
+        assert repr(store.keys).startswith("<KeyTables 127.0.0.1:")
+        with store.registry.db.write() as conn:
+            conn.execute("UPDATE schema_version SET version = 99 WHERE component = 'registry'")
+    finally:
+        store.close()
+    again = Store(tmp_path, _with_password(postgres_url))
+    try:
+        with pytest.raises(SchemaError, match="registry schema version 99") as refused:
+            again.registry.db.query("SELECT 1")
+    finally:
+        again.close()
+    assert "hunter2" not in str(refused.value) and "127.0.0.1" in str(refused.value)
+
+
+def test_tables_name_their_sqlite_file(tmp_path):
+    store = Store(tmp_path)
+    try:
+        assert repr(store.predictions) == f"<PredictionTables {tmp_path / 'predictions.db'}>"
+    finally:
+        store.close()

@@ -27,6 +27,7 @@ import json
 
 from .migrations import Migration
 from .registry import RegistryTx
+from .tables import Tables
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS serving_api_keys (
@@ -66,7 +67,7 @@ class ConflictError(ValueError):
     """A row with the same unique value (key id or name) exists already."""
 
 
-class KeyTables:
+class KeyTables(Tables):
     """Named statements on ``serving_api_keys`` (and the key events of the audit log).
 
     ``audit`` arguments are ``{"name", "action", "author", "at", "detail"}`` of the event written
@@ -77,11 +78,6 @@ class KeyTables:
     db : SQLiteDatabase or PostgresDatabase
     """
 
-    def __init__(self, db):
-        self.db = db
-
-    def __repr__(self) -> str:
-        return f"<KeyTables {self.db.url}>"
 
     @staticmethod
     def _audit(conn, audit) -> None:

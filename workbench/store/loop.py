@@ -23,6 +23,7 @@ import time
 import orjson
 
 from .migrations import Migration
+from .tables import Tables
 from .usage import second_bounds, whole_seconds
 
 _V1 = """
@@ -66,14 +67,9 @@ def _bounds(lo, hi) -> tuple:
     return (-big if lo is None or math.isinf(lo) else lo, big if hi is None or math.isinf(hi) else hi)
 
 
-class LoopTables:
+class LoopTables(Tables):
     """Named statements on the closed loop's tables (see the module)."""
 
-    def __init__(self, db):
-        self.db = db
-
-    def __repr__(self) -> str:
-        return f"<LoopTables {self.db.url}>"
 
     # -- feedback labels -----------------------------------------------------------------------
     def find_request(self, model: str, request_id: str):

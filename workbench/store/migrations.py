@@ -82,9 +82,8 @@ def migrate(db, component: str, migrations, *, now: float = 0.0) -> int:
         conn.execute(_VERSION_TABLE)
         found = current_version(conn, component)
         if found > target:
-            where = db.url.rpartition("@")[2] if "://" in db.url else db.url  # never a password
             raise SchemaError(
-                f"{where} holds {component} schema version {found}, but this workbench knows "
+                f"{db.location} holds {component} schema version {found}, but this workbench knows "
                 f"versions up to {target}: upgrade the workbench (pip install -U maas-workbench) "
                 "to open it")
         for migration in migrations[found:]:

@@ -106,8 +106,14 @@ class PostgresDatabase:
         self._conn = None
         self._connect()
 
+    @property
+    def location(self) -> str:
+        """Where the database is, for messages and logs: host, port and name, never the user
+        or password of the URL."""
+        return self.url.rpartition("@")[2]
+
     def __repr__(self) -> str:
-        return f"<PostgresDatabase {self.url.split('@')[-1]}>"
+        return f"<PostgresDatabase {self.location}>"
 
     def _connect(self):
         conn = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory,

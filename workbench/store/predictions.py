@@ -14,6 +14,7 @@ import orjson
 
 from .migrations import Migration
 from .rollups import RollupReads
+from .tables import Tables
 from .upkeep import POSTGRESQL_LOG_HEALTH, SQLITE_LOG_HEALTH, LogUpkeep
 from .usage import POSTGRESQL_USAGE, SQLITE_USAGE, UPSERT_USAGE, UsageReads
 
@@ -159,7 +160,7 @@ _SQLITE_BATCH = {sql: _batched(sql)
                              UPSERT_USAGE)}
 
 
-class PredictionTables(RollupReads, UsageReads, LogUpkeep):
+class PredictionTables(Tables, RollupReads, UsageReads, LogUpkeep):
     """Named statements on the prediction log's tables.
 
     Parameters
@@ -167,11 +168,6 @@ class PredictionTables(RollupReads, UsageReads, LogUpkeep):
     db : SQLiteDatabase or PostgresDatabase
     """
 
-    def __init__(self, db):
-        self.db = db
-
-    def __repr__(self) -> str:
-        return f"<PredictionTables {self.db.url}>"
 
     def close(self) -> None:
         self.db.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from .migrations import Migration
+from .tables import Tables
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS quota_state (
@@ -32,7 +33,7 @@ MIGRATIONS = [
 _FULL = 1e18
 
 
-class QuotaTables:
+class QuotaTables(Tables):
     """Named statements on ``quota_state``.
 
     Parameters
@@ -40,11 +41,6 @@ class QuotaTables:
     db : SQLiteDatabase or PostgresDatabase
     """
 
-    def __init__(self, db):
-        self.db = db
-
-    def __repr__(self) -> str:
-        return f"<QuotaTables {self.db.url}>"
 
     def _row(self, conn, key_id, columns):
         lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 
 from .migrations import Migration
+from .tables import Tables
 
 VERSION_COLUMNS = ("name, version, sha256, size_bytes, created_at, author, metrics, params, tags, "
                    "description, parent_name, parent_version, signature, model_class, "
@@ -121,7 +122,7 @@ MIGRATIONS = [
 ]
 
 
-class RegistryTables:
+class RegistryTables(Tables):
     """The registry's tables in one database (see the module).
 
     Examples
@@ -130,11 +131,6 @@ class RegistryTables:
     ...     version = tx.next_version("digits", now)
     """
 
-    def __init__(self, db):
-        self.db = db
-
-    def __repr__(self) -> str:
-        return f"<RegistryTables {self.db.url}>"
 
     def write(self):
         """A write transaction (one writer at a time): ``with tables.write() as tx: ...``."""

@@ -59,8 +59,13 @@ class SQLiteDatabase:
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._conn.execute("PRAGMA foreign_keys = ON")
 
+    @property
+    def location(self) -> str:
+        """Where the database is, for messages: its file."""
+        return str(self.path)
+
     def __repr__(self) -> str:
-        return f"<SQLiteDatabase {self.path}>"
+        return f"<SQLiteDatabase {self.location}>"
 
     def _enable_wal(self) -> None:
         """Switch to WAL; when several processes create the file at once, SQLite may answer
