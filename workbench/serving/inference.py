@@ -166,6 +166,20 @@ async def _send(send, status: int, body: bytes, extra=None, content_type=_JSON_H
     await send({"type": "http.response.body", "body": body})
 
 
+def record_answer(state, loaded, *, status: int, rows: int, elapsed: float, outputs, X, error,
+                  request_id, protocol: str, arrived: float, key_id, shadow=None) -> None:
+    """After an answer (REST or gRPC, errors included): its metrics, its prediction-log record,
+    and the shadow's copy of a successful request."""
+    version = None if loaded is None else loaded.version
+    model = None if loaded is None else loaded.name
+    state.metrics.observe(model, version, status, elapsed, rows)
+    state.log.record(model=model, version=version, status=status, rows=rows,
+                     latency_ms=1000.0 * elapsed, outputs=outputs, inputs=X, error=error,
+                     request_id=request_id, protocol=protocol, time_=arrived, key_id=key_id)
+    if shadow is not None and status == 200 and shadow is not loaded:
+        state.shadows.submit(shadow, X, loaded, outputs, request_id=request_id, protocol=protocol)
+
+
 class InferenceEndpoint:
     """Raw ASGI endpoint of one inference protocol (``"v2"`` infer or ``"v1"`` predict).
 
@@ -246,17 +260,10 @@ class InferenceEndpoint:
         try:
             await _send(send, status, body, extra, content_type)
         finally:
-            version = None if loaded is None else loaded.version
-            model = None if loaded is None else loaded.name
-            elapsed = time.perf_counter() - start
-            state.metrics.observe(model, version, status, elapsed, rows)
-            state.log.record(model=model, version=version, status=status, rows=rows,
-                             latency_ms=1000.0 * elapsed, outputs=outputs, inputs=X, error=error,
-                             request_id=request_id, protocol=protocol, time_=arrived,
-                             key_id=key_id)
-            if shadow is not None and status == 200 and shadow is not loaded:
-                state.shadows.submit(shadow, X, loaded, outputs, request_id=request_id,
-                                     protocol=protocol)
+            record_answer(state, loaded, status=status, rows=rows,
+                          elapsed=time.perf_counter() - start, outputs=outputs, X=X, error=error,
+                          request_id=request_id, protocol=protocol, arrived=arrived,
+                          key_id=key_id, shadow=shadow)
 
 
 def _error_body(message: str, loaded) -> bytes:

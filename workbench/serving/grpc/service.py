@@ -16,7 +16,7 @@ import grpc
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ApiError
-from ..inference import _v2_content, forward, get_model
+from ..inference import _v2_content, forward, get_model, record_answer
 from ..protocol import parse_v2
 from ..routing import SplitRoute
 from ..shadow import outputs_of
@@ -147,17 +147,10 @@ class InferenceServicer(pb2_grpc.GRPCInferenceServiceServicer):
             status, error = 500, "internal error while answering; see the server log"
         finally:
             state.metrics.request_finished()
-            version = None if loaded is None else loaded.version
-            model = None if loaded is None else loaded.name
-            elapsed = time.perf_counter() - start
-            state.metrics.observe(model, version, status, elapsed, rows)
-            state.log.record(model=model, version=version, status=status, rows=rows,
-                             latency_ms=1000.0 * elapsed, outputs=outputs, inputs=X, error=error,
-                             request_id=request_id, protocol="grpc", time_=arrived,
-                             key_id=key_id)
-            if shadow is not None and status == 200 and shadow is not loaded:
-                state.shadows.submit(shadow, X, loaded, outputs, request_id=request_id,
-                                     protocol="grpc")
+            record_answer(state, loaded, status=status, rows=rows,
+                          elapsed=time.perf_counter() - start, outputs=outputs, X=X, error=error,
+                          request_id=request_id, protocol="grpc", arrived=arrived,
+                          key_id=key_id, shadow=shadow)
         if status != 200:
             await context.abort(STATUS.get(status, grpc.StatusCode.UNKNOWN), error)
         return response
