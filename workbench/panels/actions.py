@@ -108,12 +108,17 @@ def failure_message(action: str, exc: BaseException, store: str = "the registry"
     return f"{action} failed: {explain(exc, store)}"
 
 
-def error_html(action: str, exc: BaseException, store: str = "the registry") -> str:
-    """The status-line HTML of a failed action: the message, and the traceback folded under it."""
+def error_html(action: str, exc: BaseException, store: str = "the registry", *,
+               with_traceback: bool = True) -> str:
+    """The status-line HTML of a failed action: the message, and the traceback folded under it
+    (``with_traceback=False`` for a page stakeholders read: a traceback names the server's files)."""
+    message = (f"<span class='workbench-action-error' style='color:{ERROR_COLOR}'>"
+               f"{escape(failure_message(action, exc, store))}</span>")
+    if not with_traceback:
+        return message
     frames = traceback.format_exception(type(exc), exc, exc.__traceback__,
                                         limit=-TRACEBACK_FRAMES)
-    return (f"<span class='workbench-action-error' style='color:{ERROR_COLOR}'>"
-            f"{escape(failure_message(action, exc, store))}</span>"
+    return (f"{message}"
             f"<details class='workbench-action-traceback' style='font-size:11px'>"
             f"<summary>details</summary><pre style='white-space:pre-wrap'>"
             f"{escape(''.join(frames))}</pre></details>")

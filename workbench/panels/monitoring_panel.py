@@ -18,7 +18,7 @@ import ipywidgets as widgets
 from ..monitoring import Monitor
 from ..monitoring.usage import usage_report
 from ..rollout.state import load_state
-from .actions import failure_message
+from .actions import error_html
 from .dashboard_html import alerts_html, history_html, kpi_tile, versions_html
 from .drift_html import drift_summary_html, drift_table_html
 from .loop_html import quality_html, rollout_html
@@ -284,8 +284,7 @@ class MonitoringDashboard(widgets.VBox):
         """What failed and what to do, in the page's status line (no traceback: stakeholders
         read this page, and a traceback names the server's files; it goes to the log)."""
         log.warning("%s failed", action, exc_info=True)
-        self._message.value = (f"<span class='workbench-action-error' style='color:#b00'>"
-                               f"{escape(failure_message(action, exc))}</span>")
+        self._message.value = error_html(action, exc, with_traceback=False)
 
     def stop(self):
         """Stop the periodic refresh."""
