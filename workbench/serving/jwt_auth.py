@@ -22,15 +22,12 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
 from .errors import ApiError
 from .key_options import parse_models
 from .keys import RANK, ApiKey
 
 #: the only signature algorithms accepted
 ALGORITHMS = ("RS256", "ES256")
-_KEY_TYPES = {"RS256": rsa.RSAPublicKey, "ES256": ec.EllipticCurvePublicKey}
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="workbench", error="invalid_token"'}
 
 
@@ -77,10 +74,12 @@ class JwtVerifier:
     """Verify bearer JWTs against a :class:`JwtConfig`; :meth:`principal` returns the holder."""
 
     def __init__(self, config: JwtConfig):
-        import jwt
+        import jwt      # with cryptography: only a worker that accepts JWTs pays for them (~6 MB)
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
         self.config = config
         self._jwt = jwt
+        self._key_types = {"RS256": rsa.RSAPublicKey, "ES256": ec.EllipticCurvePublicKey}
         self._client = self._keyset = None
         if config.jwks_url:
             self._client = jwt.PyJWKClient(config.jwks_url, cache_keys=True, lifespan=300,
@@ -134,7 +133,7 @@ class JwtVerifier:
             raise ApiError(401, f"token algorithm must be one of {', '.join(ALGORITHMS)}, got "
                                 f"{str(header.get('alg'))[:20]!r}", headers=_CHALLENGE)
         key = self._signing_key(token, header)
-        if not isinstance(key, _KEY_TYPES[header["alg"]]):
+        if not isinstance(key, self._key_types[header["alg"]]):
             raise ApiError(401, f"token says {header['alg']} but its key id names a key of another "
                                 f"type", headers=_CHALLENGE)
         try:
