@@ -150,12 +150,12 @@ class WriterCare:
                 raise
             logger.debug("prediction log: a chunk failed (%s); writing one by one", exc)
         written = 0
-        for record in chunk:
+        for i, record in enumerate(chunk):
             try:
                 written += self._write([record])
             except Exception as exc:
-                if _transient(db, exc):
-                    self._queue.appendleft(record)
+                if _transient(db, exc):         # this record and the rest, back in front
+                    self._queue.extendleft(reversed(chunk[i:]))
                     raise
                 self._dropped("unwritable", f"{type(exc).__name__}: {exc}")
         return written
@@ -164,7 +164,8 @@ class WriterCare:
         """This writer's counters: ``written``, ``dropped`` (by reason) and the last reason."""
         return {"healthy": self.dropped_ == 0, "written": self.written_,
                 "dropped": self.dropped_, "drops": dict(self.drops_),
-                "last_reason": self.last_drop_reason_, "waiting": len(self._queue)}
+                "last_reason": self.last_drop_reason_,
+                "waiting": len(self._queue) + len(getattr(self, "_in_flight", None) or ())}
 
     def _upkeep(self) -> None:
         """Report new drops in the ``log_health`` table and prune now and then."""
