@@ -19,7 +19,9 @@ Requests that named no known model are kept under model ``""`` and version ``0``
 from __future__ import annotations
 
 import math
-import numpy as np
+
+# numpy is imported inside the two functions that need it: the log's write process
+# (:mod:`.write_process`) imports this module for :func:`summarise_rows` and stays small
 
 #: latency buckets per doubling
 BUCKETS_PER_OCTAVE = 8
@@ -31,6 +33,8 @@ def latency_bucket(ms: float) -> int:
 
 def bucket_bounds(bucket) -> tuple:
     """``(low, high)`` in milliseconds of a bucket (or of an array of buckets)."""
+    import numpy as np
+
     b = np.asarray(bucket, dtype=np.float64)
     return 2.0 ** (b / BUCKETS_PER_OCTAVE), 2.0 ** ((b + 1) / BUCKETS_PER_OCTAVE)
 
@@ -101,6 +105,8 @@ def percentile_from_buckets(buckets, counts, q: float) -> float:
     """Estimate the ``q``-th percentile (0–100) from bucket counts, interpolating inside a bucket
     on the log scale. Returns NaN when there are no counts. A bucket may appear more than once
     (one row per version, say): its counts are added up first."""
+    import numpy as np
+
     buckets = np.asarray(buckets)
     counts = np.asarray(counts, dtype=np.float64)
     total = counts.sum()

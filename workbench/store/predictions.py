@@ -8,6 +8,7 @@ the roll-ups are in :mod:`.rollups`.
 """
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 import orjson
@@ -17,6 +18,8 @@ from .rollups import RollupReads
 from .tables import Tables
 from .upkeep import POSTGRESQL_LOG_HEALTH, SQLITE_LOG_HEALTH, LogUpkeep
 from .usage import POSTGRESQL_USAGE, SQLITE_USAGE, UPSERT_USAGE, UsageReads
+
+logger = logging.getLogger("workbench.store")
 
 #: every column of ``predictions`` but ``id``, in order
 COLUMNS = ("time", "request_id", "model", "version", "protocol", "status", "latency_ms",
@@ -154,10 +157,11 @@ def _batched(sql: str) -> str:
 #: ``->>`` exists from SQLite 3.38 (2022); an older library binds row by row (``executemany``)
 JSON_BATCH = sqlite3.sqlite_version_info >= (3, 38)
 
+#: the statements of :meth:`PredictionTables.append`, in the order an append runs them
+_APPEND = (_INSERT, _UPSERT_STATUS, _UPSERT_LATENCY, _UPSERT_OUTPUTS, UPSERT_USAGE)
 #: SQLite: each write statement over one JSON parameter per batch (see :func:`_batched`)
-_SQLITE_BATCH = {sql: _batched(sql)
-                 for sql in (_INSERT, _UPSERT_STATUS, _UPSERT_LATENCY, _UPSERT_OUTPUTS,
-                             UPSERT_USAGE)}
+_SQLITE_BATCH = {sql: _batched(sql) for sql in _APPEND}
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_STRICT_INTEGER
 
 
 class PredictionTables(Tables, RollupReads, UsageReads, LogUpkeep):
@@ -169,20 +173,99 @@ class PredictionTables(Tables, RollupReads, UsageReads, LogUpkeep):
     """
 
 
+    #: the helper process appends go through (see :meth:`start_append_process`), or None
+    appender = None
+
     def close(self) -> None:
+        self.stop_append_process()
         self.db.close()
 
+    def stop_append_process(self) -> None:
+        """Stop the helper process (it finishes the transaction at hand); appends run here
+        again. Safe to call without one."""
+        if self.appender is not None:
+            self.appender.close()
+            self.appender = None
+
     # -- writing -------------------------------------------------------------------------------
+    def start_append_process(self, module: str = "workbench.store.append_process") -> bool:
+        """Run :meth:`append` in a helper process from now on (SQLite with JSON batches only;
+        see :mod:`.append_process` for why); return whether it started. Everything else still
+        runs on this object's connection. ``module``: the helper's entry point."""
+        if self.db.dialect != "sqlite" or not JSON_BATCH or self.appender is not None:
+            return self.appender is not None
+        from .append_process import AppendProcess, AppendProcessGone
+
+        try:
+            self.appender = AppendProcess(self.db.path, [_SQLITE_BATCH[s] for s in _APPEND],
+                                          module=module)
+        except (OSError, AppendProcessGone) as exc:
+            logger.warning("prediction log: writing in-process (%s)", exc)
+        return self.appender is not None
+
     def append(self, rows, status=(), latency=(), outputs=(), usage=()) -> None:
         """Insert request rows (tuples in :data:`COLUMNS` order) and add roll-up counts, in one
         transaction. ``status``: ``(model, version, second, status, requests, rows,
         latency_sum)``; ``latency``: ``(model, version, second, bucket, requests)``;
         ``outputs``: ``(model, version, second, output, count)``; ``usage``: ``(second,
         key_id, model, version, requests, rows answered, errors, latency_sum)``."""
+        if self.appender is not None and self._append_remote(rows, status, latency, outputs,
+                                                            usage):
+            return
         with self.db.write(lock="predictions") as conn:
             if rows:
                 self._many(conn, _INSERT, rows)
             self._add_rollups(conn, status, latency, outputs, usage)
+
+    def _append_remote(self, *batches) -> bool:
+        """:meth:`append` through the helper process; False when it must run here instead (a
+        value JSON cannot hold exactly, or the helper is gone — then in-process from now on)."""
+        try:
+            parts = [(i, orjson.dumps(batch, option=_JSON_OPTIONS))
+                     for i, batch in enumerate(batches) if batch]
+        except TypeError:       # e.g. an integer beyond 2**53: sqlite3 binds (or refuses) it
+            return False
+        return self.append_parts(parts)
+
+    def append_parts(self, parts) -> bool:
+        """Send ``(index into the append statements, JSON array)`` parts — or parts of kinds the
+        helper's module expands itself — to the helper process as one transaction and wait for
+        it; False when it is gone (then this object writes in-process from now on). Settle what
+        :meth:`send_parts` sent first: the answer waited for is the oldest one."""
+        if self.appender is not None and self.appender.outstanding:
+            raise RuntimeError("settle_parts() the transactions sent before appending")
+        return self.send_parts(parts) and self.settle_parts()
+
+    def send_parts(self, parts) -> bool:
+        """:meth:`append_parts` without waiting: :meth:`settle_parts` gets the outcome later.
+        False when there is no helper process (then nothing was sent)."""
+        from .append_process import AppendProcessGone
+
+        if self.appender is None:
+            return False
+        try:
+            self.appender.send(parts)
+        except AppendProcessGone as exc:
+            self._lost_append_process(exc)
+            return False
+        return True
+
+    def settle_parts(self) -> bool:
+        """The outcome of the oldest transaction sent: True when committed; the database's
+        error when refused; False when the helper is gone (whether it committed is unknown)."""
+        from .append_process import AppendProcessGone
+
+        try:
+            self.appender.receive()
+        except AppendProcessGone as exc:
+            self._lost_append_process(exc)
+            return False
+        return True
+
+    def _lost_append_process(self, exc) -> None:
+        logger.warning("prediction log: %s; writing in-process from now on", exc)
+        self.appender.close(timeout=1.0)
+        self.appender = None
 
     def add_rollups(self, status=(), latency=(), outputs=(), usage=()) -> None:
         """Add roll-up counts only (one transaction); see :meth:`append`."""
@@ -204,7 +287,7 @@ class PredictionTables(Tables, RollupReads, UsageReads, LogUpkeep):
         worker's log writer then holds the GIL for the encoding only, not per row)."""
         if self.db.dialect == "sqlite" and JSON_BATCH:
             try:        # integers beyond 2**53 are refused, not rounded: binding handles them
-                batch = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_STRICT_INTEGER)
+                batch = orjson.dumps(rows, option=_JSON_OPTIONS)
             except TypeError:       # a value JSON cannot hold: let sqlite3 bind (or refuse) it
                 batch = None
             if batch is not None:
