@@ -8,6 +8,10 @@ Prometheus metrics. The bare endpoint does only orjson → numpy → forward →
 argmax → orjson. Load comes from ``wrk`` (Debian package ``wrk``; a Lua script POSTs the body),
 **unpinned**, as a user would measure, at concurrency 1, 8 and 64.
 
+A third server, ``workbench serve --no-log-process``, writes the prediction log from a thread of
+the worker instead of its helper process (the setting before issue 12's third round), for
+comparison; the targets apply to the default.
+
 Each (server, concurrency) is measured ``--repeat`` times, interleaving the two servers so that
 load from elsewhere on the machine hits both alike; the medians are reported. The resident
 memory (RSS) of each server process is read from ``/proc`` after the runs.
@@ -313,8 +317,12 @@ def baseline(args) -> dict:
             "workbench": lambda port: [sys.executable, "-m", "workbench.serving.server",
                                        "--home", str(scratch), "--port", str(port),
                                        "--log-level", "warning"],
+            # the prediction log written from a thread of the worker, as before issue 12's fix
+            "workbench --no-log-process": lambda port: [
+                sys.executable, "-m", "workbench.serving.server", "--home", str(scratch),
+                "--port", str(port), "--log-level", "warning", "--no-log-process"],
         }
-        found = compare(scratch, targets, {"workbench": key},
+        found = compare(scratch, targets, {"workbench": key, "workbench --no-log-process": key},
                         [(MODEL, N_FEATURES, c) for c in CONCURRENCY], seconds=args.seconds,
                         repeat=args.repeat, warmup=args.warmup, threads=args.threads)
     finally:
@@ -324,6 +332,10 @@ def baseline(args) -> dict:
     ratio = {c: by_c["workbench"][c]["requests_per_s"] / by_c["bare"][c]["requests_per_s"]
              for c in CONCURRENCY if by_c["bare"][c]["requests_per_s"]}
     p99_ratio = by_c["workbench"][64]["p99_ms"] / by_c["bare"][64]["p99_ms"]
+    process = "workbench --no-log-process"
+    ratio_process = {c: by_c[process][c]["requests_per_s"] / by_c["bare"][c]["requests_per_s"]
+                     for c in CONCURRENCY if by_c["bare"][c]["requests_per_s"]}
+    p99_ratio_process = by_c[process][64]["p99_ms"] / by_c["bare"][64]["p99_ms"]
     report = {"model": "digits MLPClassifier(hidden_layer_sizes=(128,)) 64-128-10, single-row "
                        "v2 JSON requests",
               "load": f"wrk -t{args.threads} (at most c), unpinned",
@@ -331,6 +343,8 @@ def baseline(args) -> dict:
                           "loadavg_at_start": os.getloadavg()},
               "seconds": args.seconds, "repeat": args.repeat, "results": results,
               "rss_mb": found["rss_mb"], "ratio": ratio, "p99_ratio_at_64": p99_ratio,
+              "ratio_no_log_process": ratio_process,
+              "p99_ratio_at_64_no_log_process": p99_ratio_process,
               "targets": {"ratio_at_8_and_64": 0.80, "p99_ratio_at_64": 1.5,
                           "workbench_rss_mb": 100},
               "time": time.time()}
@@ -343,8 +357,10 @@ def baseline(args) -> dict:
             print(f"| {target} | {r['concurrency']} | {r['requests_per_s']:,.0f} | "
                   f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | "
                   f"{found['rss_mb'][target]} |")
-    print("| ratio | " + " / ".join(f"c={c}: {v:.2f}" for c, v in ratio.items())
-          + f" | p99 c=64: {p99_ratio:.2f}x | | | |")
+    for name, ratios, p99 in (("ratio", ratio, p99_ratio),
+                              ("ratio --no-log-process", ratio_process, p99_ratio_process)):
+        print(f"| {name} | " + " / ".join(f"c={c}: {v:.2f}" for c, v in ratios.items())
+              + f" | p99 c=64: {p99:.2f}x | | | |")
     print("targets: ratio ≥ 0.80 at c=8 and c=64, p99 at c=64 ≤ 1.5x bare, workbench RSS ≤ 100 MB")
     print(f"written to {out_dir / 'serving.json'}")
     return report

@@ -54,7 +54,8 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
           batch_max_delay_ms: float = 2.0, backend: str = "uvicorn", replicas: int = 1,
           ray_address: str | None = None, jwt: dict | None = None,
           retention_days: float | None = 30.0, retention_max_bytes: int | None = None,
-          grpc_port: int | None = None, store: str | None = None) -> None:
+          grpc_port: int | None = None, store: str | None = None,
+          log_process: bool = True) -> None:
     """Serve every model of a workbench home until interrupted.
 
     ``backend="uvicorn"`` runs ``workers`` uvicorn processes; ``backend="ray"`` runs the same app
@@ -106,7 +107,7 @@ def serve(home=None, *, host: str = "127.0.0.1", port: int = 8000, workers: int 
         "limits": {"max_rows": max_rows, "max_body_bytes": max_body_bytes},
         "batching": {"max_batch_rows": batch_max_rows, "max_delay_ms": batch_max_delay_ms},
         "log_level": log_level, "retention_days": retention_days,
-        "retention_max_bytes": retention_max_bytes}
+        "retention_max_bytes": retention_max_bytes, "log_process": log_process}
     if jwt:
         settings["jwt"] = jwt
     if grpc_port is not None:
@@ -216,6 +217,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retention-max-mb", type=float, default=0, metavar="MB",
                         help="prune the oldest prediction-log rows when its live data exceeds "
                              "MB megabytes (default 0: no size cap)")
+    parser.add_argument("--no-log-process", dest="log_process", action="store_false",
+                        help="SQLite store: write the prediction log from a thread of each "
+                             "worker instead of a helper process per worker (about 20 MB less "
+                             "memory, about 15 %% fewer requests/s under heavy load)")
     parser.add_argument("--access-log", action="store_true", help="log every request line")
     jwt = parser.add_argument_group(
         "OAuth 2.0 / OIDC tokens", "also accept JWTs (RS256/ES256) from an identity provider")
@@ -243,7 +248,7 @@ def run_args(args) -> int:
           backend=args.backend, replicas=args.replicas, ray_address=args.ray_address,
           jwt=_jwt_settings(args), retention_days=args.retention_days or None,
           retention_max_bytes=int(args.retention_max_mb * 1024 * 1024) or None,
-          grpc_port=args.grpc_port, store=args.store)
+          grpc_port=args.grpc_port, store=args.store, log_process=args.log_process)
     return 0
 
 
