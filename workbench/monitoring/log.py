@@ -68,16 +68,14 @@ import orjson
 
 from ..store import Store
 from . import rollup, upkeep
-from .upkeep import Retention, _transient
-from .write_process import RECORDS
+from .handover import HandOver
+from .upkeep import Retention
 from .reader import COLUMNS, PredictionRecord, read_predictions  # noqa: F401 - this module's API
 
 logger = logging.getLogger("workbench.monitoring")
 
 #: file name of the log inside a workbench home
 FILENAME = "predictions.db"
-#: the write process's encoding of queued records (integers beyond 2**53 are refused, not rounded)
-_RECORD_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_STRICT_INTEGER
 
 
 def open_tables(path, store=None, *, readonly: bool = False):
@@ -120,19 +118,6 @@ def wait_until_written(path: str | os.PathLike, *, quiet: float = 0.5, timeout: 
         time.sleep(0.05)
 
 
-def _size(value) -> int:
-    """How many values an ``outputs`` or ``inputs`` entry of a record holds (roughly)."""
-    if value is None:
-        return 0
-    size = getattr(value, "size", None)
-    if isinstance(size, int):
-        return size
-    try:
-        return len(value)
-    except TypeError:
-        return 1
-
-
 def _json_list(value):
     if value is None:
         return None
@@ -144,7 +129,7 @@ def _json_list(value):
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
-class PredictionLog(upkeep.WriterCare):
+class PredictionLog(upkeep.WriterCare, HandOver):
     """Batched, thread-backed writer of ``predictions.db``.
 
     Parameters
@@ -293,85 +278,8 @@ class PredictionLog(upkeep.WriterCare):
                     time.sleep(0)
             return written
 
-    def _take(self, limit: int, max_values: float = math.inf) -> list:
-        """Up to ``limit`` records from the front of the queue, fewer when their output and
-        input values add up to more than ``max_values`` (at least one record)."""
-        chunk, values = [], 0
-        while self._queue and len(chunk) < limit and values < max_values:
-            try:
-                record = self._queue.popleft()
-            except IndexError:  # pragma: no cover - raced with another flush
-                break
-            chunk.append(record)
-            if max_values < math.inf:
-                values += _size(record[8]) + _size(record[9])
-        return chunk
-
-    #: at most this many output and input values per chunk handed to a write process (about
-    #: 40 MB of JSON): sampled inputs of big batches must not make one huge chunk
-    PROCESS_CHUNK_VALUES = 2_000_000
-
-    def _pump(self) -> None:
-        """The writer thread's turn with a write process: collect the outcome of the chunk sent
-        last turn (committed by now, so the thread does not wait), then send what is queued and
-        go back to sleep without waiting for it. Each wait for an answer is one more time the
-        thread must win the GIL back from a busy event loop (see
-        :mod:`workbench.store.append_process`). Records queued while this turn runs wait for
-        the next one."""
-        with self._flush_lock:
-            self._settle()
-            backlog = len(self._queue)
-            while backlog > 0 and self._tables.appender is not None:
-                if self._in_flight is not None:
-                    self._settle()         # more than a chunk this turn: one at a time
-                chunk = self._take(min(backlog, self.PROCESS_CHUNK), self.PROCESS_CHUNK_VALUES)
-                backlog -= len(chunk)
-                try:
-                    payload = orjson.dumps(chunk, option=_RECORD_OPTIONS)
-                except TypeError:       # written here instead, as :meth:`_write_records` says
-                    self._write_or_skip(chunk)
-                    continue
-                except BaseException:
-                    self._queue.extendleft(reversed(chunk))
-                    raise
-                try:
-                    sent = self._tables.send_parts([(RECORDS, payload)])
-                except BaseException:
-                    self._queue.extendleft(reversed(chunk))
-                    raise
-                if sent:
-                    self._in_flight = chunk
-                else:                   # the write process is gone: in-process from now on
-                    self._write_or_skip(chunk)
-
-    def _settle(self) -> int:
-        """Wait for the chunk sent by :meth:`_pump`, if any; return how many it wrote. Refused
-        rows go through :meth:`_write_or_skip` (records it cannot write are dropped, counted);
-        a locked or full database puts the chunk back in front of the queue. When the write
-        process died meanwhile, the chunk is written here: if the process had committed it
-        just before dying, its rows are then in the log twice (never lost)."""
-        chunk, self._in_flight = self._in_flight, None
-        if chunk is None:
-            return 0
-        try:
-            committed = self._tables.settle_parts()
-        except Exception as exc:
-            if _transient(self._tables.db, exc):
-                self._queue.extendleft(reversed(chunk))
-                raise
-            logger.debug("prediction log: a chunk failed (%s); writing one by one", exc)
-            return self._write_or_skip(chunk)
-        if not committed:           # the process died: it may or may not have committed
-            return self._write_or_skip(chunk)
-        self.written_ += len(chunk)
-        return len(chunk)
-
     #: records per transaction (a flush at a few thousand requests/s is one or two transactions)
     CHUNK = 1024
-    #: the same with a write process: each hand-over costs the writer thread two waits for the
-    #: GIL whatever its size, and encoding 8,192 records holds the GIL for only a few ms
-    PROCESS_CHUNK = 8192
-
     def _write(self, batch) -> int:
         if not batch:
             return 0
@@ -401,20 +309,6 @@ class PredictionLog(upkeep.WriterCare):
             self._tables.append(rows, *rollup.summarise_rows(summaries))
         self.written_ += len(rows)
         return len(rows)
-
-    def _write_records(self, batch) -> bool:
-        """Hand the records as they are to the write process (one ``orjson.dumps`` here; it adds
-        up the roll-ups and inserts); False when they must be written here (a value JSON holds
-        differently, such as an object array or an integer beyond 2**53, or no process)."""
-        try:
-            payload = orjson.dumps(batch, option=_RECORD_OPTIONS)
-        except TypeError:
-            return False
-        with self._write_lock:
-            if not self._tables.append_parts([(RECORDS, payload)]):
-                return False
-        self.written_ += len(batch)
-        return True
 
     def _run(self) -> None:
         while not self._closed:

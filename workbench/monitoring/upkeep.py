@@ -114,7 +114,7 @@ def read_health(tables, *, window: float = 3600.0, now: float | None = None) -> 
             "last_drop_at": last_at, "status": status}
 
 
-def _transient(db, exc) -> bool:
+def is_transient(db, exc) -> bool:
     """Whether a write failed because of the database (locked, disk full): retry later."""
     if db.dialect == "sqlite":
         return isinstance(exc, sqlite3.OperationalError)
@@ -145,7 +145,7 @@ class WriterCare:
         try:
             return self._write(chunk)
         except Exception as exc:
-            if _transient(db, exc):
+            if is_transient(db, exc):
                 self._queue.extendleft(reversed(chunk))
                 raise
             logger.debug("prediction log: a chunk failed (%s); writing one by one", exc)
@@ -154,7 +154,7 @@ class WriterCare:
             try:
                 written += self._write([record])
             except Exception as exc:
-                if _transient(db, exc):         # this record and the rest, back in front
+                if is_transient(db, exc):         # this record and the rest, back in front
                     self._queue.extendleft(reversed(chunk[i:]))
                     raise
                 self._dropped("unwritable", f"{type(exc).__name__}: {exc}")
