@@ -13,13 +13,11 @@ import math
 
 import orjson
 
+from ..store.predictions import JSON_OPTIONS
 from .upkeep import is_transient
 from .write_process import RECORDS
 
 logger = logging.getLogger("workbench.monitoring")
-
-#: the write process's encoding of queued records (integers beyond 2**53 are refused, not rounded)
-_RECORD_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_STRICT_INTEGER
 
 
 def _size(value) -> int:
@@ -74,7 +72,7 @@ class HandOver:
                 chunk = self._take(min(backlog, self.PROCESS_CHUNK), self.PROCESS_CHUNK_VALUES)
                 backlog -= len(chunk)
                 try:
-                    payload = orjson.dumps(chunk, option=_RECORD_OPTIONS)
+                    payload = orjson.dumps(chunk, option=JSON_OPTIONS)
                 except TypeError:       # written here instead, as :meth:`_write_records` says
                     self._write_or_skip(chunk)
                     continue
@@ -118,7 +116,7 @@ class HandOver:
         up the roll-ups and inserts); False when they must be written here (a value JSON holds
         differently, such as an object array or an integer beyond 2**53, or no process)."""
         try:
-            payload = orjson.dumps(batch, option=_RECORD_OPTIONS)
+            payload = orjson.dumps(batch, option=JSON_OPTIONS)
         except TypeError:
             return False
         with self._write_lock:

@@ -286,7 +286,6 @@ class PredictionLog(upkeep.WriterCare, HandOver):
         if self._tables.appender is not None and self._write_records(batch):
             return len(batch)
         rows, summaries = [], []
-        max_inputs = self.max_input_rows
         dumps, numpy_option, ndarray = orjson.dumps, orjson.OPT_SERIALIZE_NUMPY, np.ndarray
         for (at, request_id, model, version, protocol, status, latency, n_rows, outputs, inputs,
              error, role, shadow_of, agreement, key_id) in batch:
@@ -302,7 +301,7 @@ class PredictionLog(upkeep.WriterCare, HandOver):
                 summaries.append((at, model, version, status, latency, n_rows, outputs,
                                   key_id))
             if inputs is not None:
-                inputs = _json_list(np.asarray(inputs)[:max_inputs])
+                inputs = _json_list(np.asarray(inputs))     # record() kept max_input_rows
             rows.append((at, request_id, model, version, protocol, status, latency, n_rows,
                          outputs_json, inputs, error, role, shadow_of, agreement, key_id))
         with self._write_lock:    # one transaction: the rows and their roll-ups

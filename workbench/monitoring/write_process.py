@@ -2,9 +2,9 @@
 
 A serving worker's log writer thread hands it whole batches of queued records, encoded in one
 ``orjson.dumps`` call (numpy arrays included), and collects the outcome at its next turn; this
-process adds up the roll-ups (:func:`.rollup.summarise_rows`) and runs the inserts. So the worker's own interpreter
-does almost nothing per logged request, and its event loop never shares the GIL with SQLite
-work — why that matters is in :mod:`workbench.store.append_process`, which carries the requests.
+process adds up the roll-ups (:func:`.rollup.summarise_rows`) and runs the inserts. So the
+worker's own interpreter does almost nothing per logged request, and its event loop never shares
+the GIL with SQLite work — why that matters is in :mod:`workbench.store.append_process`, which carries the requests.
 
 Imports neither numpy nor the web stack, so it costs a worker about 20 MB.
 

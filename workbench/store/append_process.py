@@ -14,9 +14,9 @@ dozens.
 
 Parent side: :class:`AppendProcess`; the helper: ``python -m workbench.store.append_process
 DATABASE SYNCHRONOUS``, which exits when its standard input closes (its parent stopped, however
-it stopped). Only the prediction log uses it (on by default in ``workbench serve``, about 20 MB per
-worker; ``--no-log-process`` turns it off), and only on SQLite; everything else (reads, pruning, health) stays on the worker's
-own connection.
+it stopped). Only the prediction log uses it (on by default in ``workbench serve``, about 20 MB
+per worker; ``--no-log-process`` turns it off), and only on SQLite; everything else (reads,
+pruning, health) stays on the worker's own connection.
 
 Wire format, both ways: a 4-byte big-endian length, then the payload. A request is a sequence of
 ``(statement index: 1 byte, length: 4 bytes, JSON array)``; the reply is ``b"ok"`` after the
@@ -142,15 +142,9 @@ class AppendProcess:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def execute(self, parts) -> None:
-        """Run ``parts`` — ``(statement index, JSON array bytes)`` pairs — as one transaction in
-        the helper and wait for it: :meth:`send` then :meth:`receive`."""
-        with self._lock:
-            self.send(parts)
-            self.receive()
-
     def send(self, parts) -> None:
-        """Hand ``parts`` to the helper as one transaction without waiting for it; its outcome
+        """Hand ``parts`` — ``(statement index, JSON array bytes)`` pairs — to the helper as one
+        transaction without waiting for it; its outcome
         is the answer of a later :meth:`receive` (answers come in the order of the sends)."""
         payload = b"".join(_PART.pack(index, len(data)) + data for index, data in parts)
         with self._lock:

@@ -161,7 +161,9 @@ JSON_BATCH = sqlite3.sqlite_version_info >= (3, 38)
 _APPEND = (_INSERT, _UPSERT_STATUS, _UPSERT_LATENCY, _UPSERT_OUTPUTS, UPSERT_USAGE)
 #: SQLite: each write statement over one JSON parameter per batch (see :func:`_batched`)
 _SQLITE_BATCH = {sql: _batched(sql) for sql in _APPEND}
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_STRICT_INTEGER
+#: how a batch is encoded for SQLite's JSON functions: numpy arrays as they are, integers beyond
+#: 2**53 refused (JSON would round them) so that the caller binds them instead
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_STRICT_INTEGER
 
 
 class PredictionTables(Tables, RollupReads, UsageReads, LogUpkeep):
@@ -221,7 +223,7 @@ class PredictionTables(Tables, RollupReads, UsageReads, LogUpkeep):
         """:meth:`append` through the helper process; False when it must run here instead (a
         value JSON cannot hold exactly, or the helper is gone — then in-process from now on)."""
         try:
-            parts = [(i, orjson.dumps(batch, option=_JSON_OPTIONS))
+            parts = [(i, orjson.dumps(batch, option=JSON_OPTIONS))
                      for i, batch in enumerate(batches) if batch]
         except TypeError:       # e.g. an integer beyond 2**53: sqlite3 binds (or refuses) it
             return False
@@ -287,7 +289,7 @@ class PredictionTables(Tables, RollupReads, UsageReads, LogUpkeep):
         worker's log writer then holds the GIL for the encoding only, not per row)."""
         if self.db.dialect == "sqlite" and JSON_BATCH:
             try:        # integers beyond 2**53 are refused, not rounded: binding handles them
-                batch = orjson.dumps(rows, option=_JSON_OPTIONS)
+                batch = orjson.dumps(rows, option=JSON_OPTIONS)
             except TypeError:       # a value JSON cannot hold: let sqlite3 bind (or refuse) it
                 batch = None
             if batch is not None:
